@@ -1,0 +1,1 @@
+"""HTTP API: one router module per resource; routes parse, authorise, call a service, reply."""

@@ -1,0 +1,90 @@
+"""Named dependencies: the database, the caller, and `require(permission)`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from fleetdeck.auth.service import Principal, authenticate
+from fleetdeck.config import Settings
+from fleetdeck.errors import Forbidden, Unauthorized
+from fleetdeck.fleet.local import LocalMonitor
+from fleetdeck.store.engine import Database
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_monitor(request: Request) -> LocalMonitor:
+    monitor: LocalMonitor = request.app.state.monitor
+    return monitor
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MonitorDep = Annotated[LocalMonitor, Depends(get_monitor)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _token_from(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-token") or None
+
+
+async def authenticated(request: Request, db: DatabaseDep) -> Principal:
+    """Any valid session, even one that must change its password first."""
+    token = _token_from(request)
+    if token is None:
+        raise Unauthorized("authentication required", code="AUTH_REQUIRED")
+    principal = await authenticate(db, token)
+    if principal is None:
+        raise Unauthorized("invalid or expired token", code="INVALID_TOKEN")
+    request.state.principal = principal
+    return principal
+
+
+AnyPrincipal = Annotated[Principal, Depends(authenticated)]
+
+
+async def active(principal: AnyPrincipal) -> Principal:
+    """A valid session whose password need not be changed first."""
+    if principal.user.must_change_password:
+        raise Forbidden(
+            "the password must be changed before anything else (PUT /api/v1/auth/me/password)",
+            code="PASSWORD_CHANGE_REQUIRED",
+        )
+    return principal
+
+
+ActivePrincipal = Annotated[Principal, Depends(active)]
+
+
+def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """Dependency factory: the caller must hold `permission` (wildcards honoured)."""
+
+    async def check(principal: ActivePrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(
+                f"permission {permission} is required",
+                code="PERMISSION_DENIED",
+                details={"permission": permission},
+            )
+        return principal
+
+    check.__name__ = f"require_{permission.replace(':', '_').replace('*', 'any')}"
+    return check

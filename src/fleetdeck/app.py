@@ -1,0 +1,100 @@
+"""create_app(settings): the FastAPI app; its lifespan starts and stops the services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fleetdeck import __version__
+from fleetdeck.api import auth, health, processes, settings, stream
+from fleetdeck.api.errors import BodyLimitMiddleware, install_error_handlers
+from fleetdeck.auth import service as auth_service
+from fleetdeck.bus.memory import MemoryBus
+from fleetdeck.collect.host import HostCollector, default_collectors
+from fleetdeck.config import Settings
+from fleetdeck.fleet.local import LocalMonitor
+from fleetdeck.store import migrate, sessions, settings_kv
+from fleetdeck.store.engine import Database
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 3600.0
+
+
+def _announce_generated_password(password: str) -> None:
+    line = "=" * 64
+    log.warning(
+        "\n%s\n  First start: created user 'admin' with password\n\n      %s\n\n"
+        "  It is shown only this once and must be changed at first login.\n%s",
+        line,
+        password,
+        line,
+    )
+
+
+async def _housekeeping(db: Database) -> None:
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            async with db.write() as conn:
+                await sessions.delete_expired(conn)
+        except Exception:
+            log.exception("housekeeping failed")
+
+
+async def _initial_interval(db: Database, configured: float) -> float:
+    async with db.read() as conn:
+        stored = await settings_kv.get(conn, settings.REFRESH_KEY)
+    return float(stored) if isinstance(stored, int | float) else configured
+
+
+def create_app(config: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        url = config.effective_database_url
+        await asyncio.to_thread(migrate.upgrade, url)
+        db = Database(url)
+        admin_password = config.admin_password.get_secret_value() if config.admin_password else None
+        generated = await auth_service.bootstrap(db, admin_password)
+        if generated:
+            _announce_generated_password(generated)
+        bus = MemoryBus()
+        collector = HostCollector(
+            default_collectors(config.top_processes), heavy_interval=config.process_interval
+        )
+        monitor = LocalMonitor(bus, collector, await _initial_interval(db, config.refresh_interval))
+        app.state.db, app.state.bus, app.state.monitor = db, bus, monitor
+        tasks = [asyncio.create_task(monitor.run()), asyncio.create_task(_housekeeping(db))]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await db.close()
+
+    app = FastAPI(
+        title="fleetdeck",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = config
+    app.state.started_monotonic = time.monotonic()
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.include_router(health.router)
+    for module in (auth, stream, processes, settings):
+        app.include_router(module.router, prefix="/api/v1")
+    return app

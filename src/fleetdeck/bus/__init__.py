@@ -1,0 +1,1 @@
+"""The event bus: topics carrying pre-serialised bytes to subscribers."""

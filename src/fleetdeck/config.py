@@ -1,0 +1,114 @@
+"""Settings, read in one place: defaults < fleetdeck.toml < FLEETDECK_* env < command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path("fleetdeck.toml")
+
+
+class Settings(BaseSettings):
+    """Every setting fleetdeck reads. `docs/configuration.md` lists each one (a test checks)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLEETDECK_", extra="forbid", toml_file=DEFAULT_CONFIG_FILE
+    )
+
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port the server listens on.")
+    data_dir: Path = Field(
+        Path("fleetdeck-data"), description="Directory for the SQLite database and other state."
+    )
+    database_url: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy URL of the database; default is SQLite in the data dir. PostgreSQL: "
+            "`postgresql+psycopg://user:pass@host/db`."
+        ),
+    )
+    refresh_interval: float = Field(
+        5.0, ge=1, le=3600, description="Seconds between two metric snapshots of a host."
+    )
+    process_interval: float = Field(
+        15.0,
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds between process, container and service scans while nobody watches the "
+            "host live (while someone does, they run at every refresh)."
+        ),
+    )
+    top_processes: int = Field(
+        10, ge=1, le=100, description="Entries in `topByCpu` and `topByMemory`."
+    )
+    admin_password: SecretStr | None = Field(
+        None,
+        description=(
+            "Password of the `admin` account created at first start. Unset: a random one is "
+            "printed once and must be changed at first login."
+        ),
+    )
+    admin_password_file: Path | None = Field(
+        None, description="File holding the first admin password (for secrets managers)."
+    )
+    session_ttl: int = Field(
+        86400, ge=60, le=90 * 86400, description="Seconds a login session stays valid."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted; larger ones get 413."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Server log verbosity."
+    )
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Settings:
+        if self.admin_password is None and self.admin_password_file is not None:
+            text = self.admin_password_file.read_text().strip()
+            if not text:
+                raise ValueError(f"admin_password_file {self.admin_password_file} is empty")
+            self.admin_password = SecretStr(text)
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'fleetdeck.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Build the settings; `flags` are command-line values (None means "not given").
+
+    An explicitly named config file must exist; the default `./fleetdeck.toml` is optional.
+    """
+    path = config_file or DEFAULT_CONFIG_FILE
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"config file {config_file} does not exist")
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    given = {k: v for k, v in flags.items() if v is not None}
+    settings = _FileSettings(**given)
+    return Settings.model_construct(**dict(settings))

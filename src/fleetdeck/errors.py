@@ -1,0 +1,44 @@
+"""Domain errors. Services raise them; the API turns them into `{"error","code","details"}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FleetdeckError(Exception):
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+
+class Invalid(FleetdeckError):
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class Unauthorized(FleetdeckError):
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(FleetdeckError):
+    status = 403
+    code = "FORBIDDEN"
+
+
+class NotFound(FleetdeckError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(FleetdeckError):
+    status = 409
+    code = "CONFLICT"

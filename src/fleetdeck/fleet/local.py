@@ -1,0 +1,69 @@
+"""The server's own host: collect at the refresh interval and publish each snapshot once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from fleetdeck import sse
+from fleetdeck.bus.memory import MemoryBus
+from fleetdeck.collect.host import HostCollector
+
+log = logging.getLogger(__name__)
+
+LOCAL_AGENT_ID = "local"
+METRICS_TOPIC = "metrics.local"
+
+
+class LocalMonitor:
+    """Runs the host collector on a fixed schedule (no drift) and publishes SSE frames.
+
+    The snapshot is serialised once per tick; every stream client receives the same bytes.
+    While nobody streams the host, heavy collectors run at their slower cadence.
+    """
+
+    def __init__(self, bus: MemoryBus, collector: HostCollector, interval: float) -> None:
+        self.bus = bus
+        self.collector = collector
+        self.interval = interval
+        self.latest: dict[str, Any] | None = None
+        self.latest_frame: bytes | None = None
+        self.ticks = 0
+        self._changed = asyncio.Event()
+
+    def set_interval(self, seconds: float) -> None:
+        self.interval = seconds
+        self._changed.set()
+
+    @property
+    def watched(self) -> bool:
+        return self.bus.subscriber_count(METRICS_TOPIC) > 0
+
+    async def tick(self) -> None:
+        snap = await asyncio.to_thread(self.collector.snapshot, watched=self.watched)
+        payload = json.dumps(snap, separators=(",", ":")).encode()
+        self.latest = snap
+        self.latest_frame = sse.frame("metrics", payload)
+        self.ticks += 1
+        self.bus.publish(METRICS_TOPIC, self.latest_frame)
+
+    async def run(self) -> None:
+        next_at = time.monotonic()
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("local metrics tick failed")
+            next_at += self.interval
+            now = time.monotonic()
+            if next_at < now:  # a slow tick: skip the missed slots rather than bursting
+                next_at = now + self.interval
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=next_at - now)
+                next_at = time.monotonic()  # interval changed: tick now, then on the new beat
+            except TimeoutError:
+                pass
