@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import httpx
+import httpx2
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
@@ -16,13 +16,13 @@ class DockerCollector:
 
     def __init__(self, socket_path: str = DEFAULT_SOCKET) -> None:
         self.socket_path = socket_path
-        self._client: httpx.Client | None = None
+        self._client: httpx2.Client | None = None
         self._cpu_last: dict[str, tuple[int, int]] = {}
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> httpx2.Client:
         if self._client is None:
-            self._client = httpx.Client(
-                transport=httpx.HTTPTransport(uds=self.socket_path),
+            self._client = httpx2.Client(
+                transport=httpx2.HTTPTransport(uds=self.socket_path),
                 base_url="http://docker",
                 timeout=5.0,
             )
@@ -67,7 +67,7 @@ class DockerCollector:
             reply = self._http().get("/containers/json", params={"all": "1"})
             reply.raise_for_status()
             containers = [self._container(c) for c in reply.json()]
-        except (httpx.HTTPError, ValueError, KeyError):
+        except (httpx2.HTTPError, ValueError, KeyError):
             return {"available": False, "containers": []}
         self._cpu_last = {
             k: v for k, v in self._cpu_last.items() if k[:12] in {c["id"] for c in containers}
