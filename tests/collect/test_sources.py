@@ -51,7 +51,7 @@ class _EngineHandler(BaseHTTPRequestHandler):
 
     usage = 0
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path.startswith("/containers/json"):
             body = [
                 {"Id": "a" * 64, "Names": ["/web"], "Image": "nginx", "State": "running"},
