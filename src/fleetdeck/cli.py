@@ -37,14 +37,14 @@ ConfigOpt = Annotated[
         "--config",
         "-c",
         envvar="FLEETDECK_CONFIG",
-        help="TOML config file [default: ./fleetdeck.toml when present].",
+        help="TOML config file (default: ./fleetdeck.toml when present).",
     ),
 ]
 DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [default: ./fleetdeck-data].")
+    Path | None, typer.Option("--data-dir", help="Data directory (default: ./fleetdeck-data).")
 ]
 DatabaseOpt = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL [default: SQLite in data dir].")
+    str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: SQLite in data dir).")
 ]
 
 
@@ -74,15 +74,15 @@ def _root(
 @app.command()
 def server(
     config: ConfigOpt = None,
-    host: Annotated[str | None, typer.Option(help="Listen address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port [default: 8080].")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: 8080).")] = None,
     data_dir: DataDirOpt = None,
     database_url: DatabaseOpt = None,
     refresh_interval: Annotated[
-        float | None, typer.Option(help="Seconds between snapshots, 1-3600 [default: 5].")
+        float | None, typer.Option(help="Seconds between snapshots, 1-3600 (default: 5).")
     ] = None,
     log_level: Annotated[
-        str | None, typer.Option(help="debug, info, warning or error [default: info].")
+        str | None, typer.Option(help="debug, info, warning or error (default: info).")
     ] = None,
 ) -> None:
     """Run the fleetdeck server: API, live stream and the local host's collector."""
@@ -108,6 +108,8 @@ def server(
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=False,
+        # Open SSE streams never finish on their own; without a limit a stop would wait forever.
+        timeout_graceful_shutdown=3,
     )
 
 
@@ -129,7 +131,7 @@ def db_upgrade(
 def user_create(
     username: str,
     role: Annotated[
-        list[str] | None, typer.Option(help="Role id, repeatable [default: viewer].")
+        list[str] | None, typer.Option(help="Role id, repeatable (default: viewer).")
     ] = None,
     password_stdin: Annotated[
         bool, typer.Option(help="Read the password from standard input instead of a prompt.")

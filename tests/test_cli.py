@@ -1,0 +1,91 @@
+"""The `fleetdeck` command as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleetdeck.store import migrate
+
+FLEETDECK = [sys.executable, "-m", "fleetdeck"]
+
+
+def run(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FLEETDECK, *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    out = run("--help").stdout
+    for command in ("server", "db", "user"):
+        assert command in out
+
+
+def test_server_help_documents_every_flag() -> None:
+    out = run("server", "--help").stdout
+    for flag in (
+        "--host",
+        "--port",
+        "--data-dir",
+        "--database-url",
+        "--refresh-interval",
+        "--config",
+    ):
+        assert flag in out
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    done = run("db", "upgrade", "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fleetdeck.db'}"
+    assert migrate.current_revision(url) == migrate.head_revision()
+
+
+def test_user_create_then_refuses_a_duplicate(tmp_path: Path) -> None:
+    args = (
+        "user",
+        "create",
+        "dora",
+        "--role",
+        "operator",
+        "--password-stdin",
+        "--data-dir",
+        str(tmp_path),
+    )
+    first = run(*args, stdin="dora-secret-pass\n")
+    assert first.returncode == 0, first.stderr
+    second = run(*args, stdin="dora-secret-pass\n")
+    assert second.returncode == 1 and "already exists" in second.stderr
+
+
+@pytest.mark.parametrize(
+    ("password", "role", "message"),
+    [("short", "viewer", "at least 8"), ("long-enough-pass", "wizard", "unknown roles")],
+)
+def test_user_create_refuses_bad_input(
+    tmp_path: Path, password: str, role: str, message: str
+) -> None:
+    done = run(
+        "user",
+        "create",
+        "eve",
+        "--role",
+        role,
+        "--password-stdin",
+        "--data-dir",
+        str(tmp_path),
+        stdin=password,
+    )
+    assert done.returncode == 1 and message in done.stderr
+
+
+def test_invalid_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "fleetdeck.toml").write_text("port = 'eighty'\n")
+    done = run("db", "upgrade", cwd=tmp_path)
+    assert done.returncode == 2 and "invalid configuration" in done.stderr and "port" in done.stderr
