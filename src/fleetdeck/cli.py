@@ -89,7 +89,9 @@ def server(
     import uvicorn
 
     from fleetdeck.app import create_app
+    from fleetdeck.memory import return_large_blocks_to_the_os
 
+    return_large_blocks_to_the_os()
     settings = _settings(
         config,
         host=host,

@@ -92,11 +92,14 @@ async def bootstrap(db: Database, admin_password: str | None) -> str | None:
 
     Returns the generated admin password when one had to be made up (to print once), else None.
     """
+    await ensure_system_roles(db)
+    async with db.read() as conn:
+        if await users.count(conn) > 0:
+            return None
     generated = None if admin_password else passwords.generate_password()
     password_hash = await passwords.hash_password_async(admin_password or generated or "")
     async with db.write() as conn:
-        await roles.upsert_system_roles(conn, SYSTEM_ROLES)
-        if await users.count(conn) > 0:
+        if await users.count(conn) > 0:  # another replica bootstrapped meanwhile
             return None
         await users.create(
             conn,

@@ -46,7 +46,7 @@ class LocalMonitor:
         snap = await asyncio.to_thread(self.collector.snapshot, watched=self.watched)
         payload = json.dumps(snap, separators=(",", ":")).encode()
         self.latest = snap
-        self.latest_frame = sse.frame("metrics", payload)
+        self.latest_frame = sse.frame("metrics", payload, event_id=int(time.time() * 1000))
         self.ticks += 1
         self.bus.publish(METRICS_TOPIC, self.latest_frame)
 
