@@ -78,3 +78,45 @@ audit_events = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index("ix_audit_events_timestamp", "timestamp"),
 )
+
+# Time series (tsdb/). Series ids are small integers; samples live compressed in chunks, one
+# row per host, schema (set of series) and run of ticks; rollups one row per host and bucket.
+ts_series = sa.Table(
+    "ts_series",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(128), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.UniqueConstraint("host", "key", name="uq_ts_series_host"),
+)
+
+ts_schemas = sa.Table(
+    "ts_schemas",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("host", sa.String(128), nullable=False),
+    sa.Column("series_ids", sa.JSON, nullable=False),
+)
+
+ts_chunks = sa.Table(
+    "ts_chunks",
+    metadata,
+    sa.Column("host", sa.String(128), primary_key=True),
+    sa.Column("start_ts", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("schema_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("end_ts", sa.BigInteger, nullable=False),
+    sa.Column("ticks", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+ts_rollups = sa.Table(
+    "ts_rollups",
+    metadata,
+    sa.Column("host", sa.String(128), primary_key=True),
+    sa.Column("resolution", sa.String(4), primary_key=True),
+    sa.Column("bucket_ts", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
+)

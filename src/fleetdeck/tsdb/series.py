@@ -1,0 +1,88 @@
+"""The stored series, declared once: name, unit, description, and how to read it from a snapshot.
+
+A series key is `name` or `name[label]` (e.g. `disk[/]`, `net.rx[eth0]`); the history API,
+CSV export and docs use these keys. Values are kept to two decimals (the collectors round to
+at most two), which lets the store keep them as integers and compress them well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    unit: str
+    description: str
+    label: str | None = None  # what the `[label]` part names, for labelled families
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("cpu", "%", "CPU usage, all cores"),
+        Metric("memory", "%", "Memory in use (used / total)"),
+        Metric("swap", "%", "Swap in use (used / total; 0 without swap)"),
+        Metric("load1", "", "Load average over 1 minute"),
+        Metric("load5", "", "Load average over 5 minutes"),
+        Metric("load15", "", "Load average over 15 minutes"),
+        Metric("processes", "", "Number of processes"),
+        Metric("disk", "%", "Filesystem usage (used / total)", "mount point"),
+        Metric("disk.read", "B/s", "Disk read rate", "device"),
+        Metric("disk.write", "B/s", "Disk write rate", "device"),
+        Metric("net.rx", "B/s", "Network receive rate", "interface"),
+        Metric("net.tx", "B/s", "Network transmit rate", "interface"),
+        Metric("temp", "°C", "Temperature", "sensor"),
+        Metric("gpu.util", "%", "GPU utilisation", "GPU index"),
+        Metric("gpu.memory", "%", "GPU memory in use", "GPU index"),
+    )
+}
+
+
+def key(name: str, label: str | None = None) -> str:
+    return name if label is None else f"{name}[{label}]"
+
+
+def family(series_key: str) -> str:
+    """`disk[/]` -> `disk`; `cpu` -> `cpu`."""
+    return series_key.split("[", 1)[0]
+
+
+def _pct(used: float, total: float) -> float:
+    return round(100.0 * used / total, 2) if total else 0.0
+
+
+def from_snapshot(snap: dict[str, Any]) -> Iterator[tuple[str, float]]:
+    """Every (series key, value) a Tyto snapshot carries. Missing sections yield nothing."""
+    cpu = snap.get("cpu") or {}
+    if "totalUsage" in cpu:
+        yield "cpu", float(cpu["totalUsage"])
+    load = cpu.get("loadAverage") or {}
+    for field, name in (("one", "load1"), ("five", "load5"), ("fifteen", "load15")):
+        if field in load:
+            yield name, float(load[field])
+    mem = snap.get("memory") or {}
+    if mem.get("total"):
+        yield "memory", _pct(mem["used"], mem["total"])
+        yield "swap", _pct(mem.get("swapUsed", 0), mem.get("swapTotal", 0))
+    procs = snap.get("processes") or {}
+    if "total" in procs:
+        yield "processes", float(procs["total"])
+    disk = snap.get("disk") or {}
+    for mount in disk.get("mounts") or ():
+        yield key("disk", mount["mountpoint"]), _pct(mount["used"], mount["total"])
+    for io in disk.get("io") or ():
+        yield key("disk.read", io["device"]), float(io.get("readRate", 0.0))
+        yield key("disk.write", io["device"]), float(io.get("writeRate", 0.0))
+    for iface in (snap.get("network") or {}).get("interfaces") or ():
+        yield key("net.rx", iface["name"]), float(iface["rxRate"])
+        yield key("net.tx", iface["name"]), float(iface["txRate"])
+    for sensor in (snap.get("temperature") or {}).get("sensors") or ():
+        if sensor.get("value") is not None:
+            yield key("temp", sensor["name"]), float(sensor["value"])
+    for gpu in (snap.get("gpu") or {}).get("gpus") or ():
+        yield key("gpu.util", str(gpu["index"])), float(gpu["utilization"])
+        yield key("gpu.memory", str(gpu["index"])), _pct(gpu["memoryUsed"], gpu["memoryTotal"])

@@ -1,0 +1,156 @@
+"""The time-series store on SQLite and PostgreSQL: what goes in comes out, through compaction,
+crashes, retention and changing series."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from fleetdeck.store import migrate
+from fleetdeck.store.engine import Database
+from fleetdeck.tsdb import wal
+from fleetdeck.tsdb.engine import TimeSeriesStore, now_ms
+
+DAY = 86_400_000
+RETENTION = {"raw": DAY, "1m": 7 * DAY, "5m": 30 * DAY, "1h": 400 * DAY}
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    migrate.upgrade(db_url)
+    database = Database(db_url)
+    yield database
+    await database.close()
+
+
+async def open_store(db: Database, directory: Path) -> TimeSeriesStore:
+    store = TimeSeriesStore(db, directory, RETENTION)
+    await store.open()
+    return store
+
+
+def minute_start() -> int:
+    return (now_ms() - 3_600_000) // 3_600_000 * 3_600_000  # an hour boundary, an hour ago
+
+
+async def feed(store: TimeSeriesStore, start: int, ticks: int, step: int = 1000) -> None:
+    for i in range(ticks):
+        await store.ingest("web-1", start + i * step, [("cpu", i % 10), ("memory", 50.25)])
+
+
+async def test_raw_points_are_the_same_before_and_after_compaction(
+    db: Database, tmp_path: Path
+) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    await feed(store, t0, 120)
+    before = await store.query("web-1", t0, t0 + 200_000, "raw", ["cpu", "memory"])
+    await store.compact()
+    after = await store.query("web-1", t0, t0 + 200_000, "raw", ["cpu", "memory"])
+    assert before.rows == after.rows and len(after.rows) == 120
+    assert after.rows[3] == (t0 + 3000, [(3.0, 3.0, 3.0), (50.25, 50.25, 50.25)])
+
+
+async def test_rollups_merge_across_compactions_and_the_head(db: Database, tmp_path: Path) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    await feed(store, t0, 30)  # first half of minute 0
+    await store.compact()
+    await store.ingest("web-1", t0 + 30_000, [("cpu", 99.5)])  # a spike, still in the head
+    await feed(store, t0 + 31_000, 29)
+    (bucket, (cpu,)) = (await store.query("web-1", t0, t0 + 59_000, "1m", ["cpu"])).rows[0]
+    assert bucket == t0
+    values = [i % 10 for i in range(30)] + [99.5] + [i % 10 for i in range(29)]
+    assert cpu == (round(sum(values) / 60, 2), 0.0, 99.5)
+    await store.compact()
+    assert (await store.query("web-1", t0, t0 + 59_000, "1m", ["cpu"])).rows[0][1][0] == cpu
+    (_, (hourly,)) = (await store.query("web-1", t0, t0 + 59_000, "1h", ["cpu"])).rows[0]
+    assert hourly == cpu
+
+
+async def test_flushed_samples_survive_a_crash(db: Database, tmp_path: Path) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    await feed(store, t0, 10)
+    await store.flush()
+    await feed(store, t0 + 10_000, 5)  # accepted but never flushed: lost in the crash
+    # crash: the store is dropped without close()
+    again = await open_store(db, tmp_path)
+    rows = (await again.query("web-1", t0, t0 + 60_000, "raw", ["cpu"])).rows
+    assert [ts for ts, _ in rows] == [t0 + i * 1000 for i in range(10)]
+    await again.compact()
+    assert not list(tmp_path.glob("*.wal"))[:-1]  # compacted segments are gone
+    third = await open_store(db, tmp_path)
+    assert len((await third.query("web-1", t0, t0 + 60_000, "raw", ["cpu"])).rows) == 10
+
+
+async def test_a_torn_wal_record_loses_only_itself(db: Database, tmp_path: Path) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    await feed(store, t0, 3)
+    await store.flush()
+    await feed(store, t0 + 3000, 3)
+    await store.flush()
+    segment = wal.segment_path(tmp_path, wal.segments(tmp_path)[-1])
+    segment.write_bytes(segment.read_bytes()[:-5])  # power cut in the middle of the last write
+    again = await open_store(db, tmp_path)
+    rows = (await again.query("web-1", t0, t0 + 60_000, "raw", ["cpu"])).rows
+    assert len(rows) == 3
+
+
+async def test_new_series_mid_stream_keep_old_ones_intact(db: Database, tmp_path: Path) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    await store.ingest("web-1", t0, [("cpu", 1), ("disk[/]", 40)])
+    await store.ingest("web-1", t0 + 1000, [("cpu", 2), ("disk[/]", 41), ("disk[/data]", 7)])
+    await store.compact()
+    result = await store.query("web-1", t0, t0 + 5000, "raw", ["cpu", "disk[/data]"])
+    assert result.rows == [(t0, [(1.0,) * 3, None]), (t0 + 1000, [(2.0,) * 3, (7.0,) * 3])]
+    assert store.keys("web-1") == ["cpu", "disk[/]", "disk[/data]"]
+
+
+async def test_late_and_repeated_samples_are_ordered_and_deduplicated(
+    db: Database, tmp_path: Path
+) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    for ts, v in ((t0 + 2000, 2), (t0, 0), (t0 + 1000, 1), (t0 + 1000, 1.5)):
+        await store.ingest("web-1", ts, [("cpu", v)])
+    await store.compact()
+    rows = (await store.query("web-1", t0, t0 + 5000, "raw", ["cpu"])).rows
+    assert [(ts - t0, p[0][0]) for ts, p in rows] == [(0, 0.0), (1000, 1.5), (2000, 2.0)]
+
+
+async def test_hosts_do_not_see_each_others_series(db: Database, tmp_path: Path) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    await store.ingest("web-1", t0, [("cpu", 1)])
+    await store.ingest("db-1", t0, [("cpu", 9)])
+    await store.compact()
+    assert (await store.query("db-1", t0, t0, "raw", ["cpu"])).rows == [(t0, [(9.0,) * 3])]
+
+
+async def test_retention_removes_what_is_older_than_each_tier(db: Database, tmp_path: Path) -> None:
+    store = await open_store(db, tmp_path)
+    old = now_ms() - 3 * DAY
+    await store.ingest("web-1", old, [("cpu", 5)])
+    await store.ingest("web-1", now_ms(), [("cpu", 6)])
+    await store.compact()
+    deleted = await store.enforce_retention()
+    assert deleted["raw"] == 1 and deleted["1m"] == 0
+    stats = await store.stats()
+    assert stats["chunks"] == 1 and stats["rollups"]["1m"]["rows"] == 2
+
+
+async def test_auto_resolution_is_nearest_a_thousand_points(db: Database, tmp_path: Path) -> None:
+    store = await open_store(db, tmp_path)
+    now = now_ms()
+    await store.ingest("web-1", now - 5000, [("cpu", 1)])
+    await store.ingest("web-1", now, [("cpu", 1)])
+    assert store.pick_resolution("web-1", now - 3_600_000, now, now) == "raw"  # 720 points
+    assert store.pick_resolution("web-1", now - 6 * 3_600_000, now, now) == "1m"  # 360 v 4320
+    assert store.pick_resolution("web-1", now - DAY, now, now) == "1m"  # 1440
+    assert store.pick_resolution("web-1", now - 7 * DAY, now, now) == "5m"  # 2016, not 168
+    assert store.pick_resolution("web-1", now - 90 * DAY, now, now) == "1h"  # 5m is not kept
