@@ -40,3 +40,11 @@ def test_cli_md_is_generated_from_the_current_help() -> None:
     script = Path(__file__).resolve().parent.parent / "scripts" / "cli_docs.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_stored_metric_is_in_api_md() -> None:
+    from fleetdeck.tsdb.series import METRICS
+
+    text = (DOCS / "api.md").read_text()
+    for name in METRICS:
+        assert f"| `{name}` |" in text, name

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fleetdeck import __version__
-from fleetdeck.api import auth, health, processes, settings, stream
+from fleetdeck.api import auth, health, history, processes, settings, stream
 from fleetdeck.api.errors import BodyLimitMiddleware, install_error_handlers
 from fleetdeck.auth import service as auth_service
 from fleetdeck.bus.memory import MemoryBus
@@ -21,6 +21,7 @@ from fleetdeck.config import Settings
 from fleetdeck.fleet.local import LocalMonitor
 from fleetdeck.store import migrate, sessions, settings_kv
 from fleetdeck.store.engine import Database
+from fleetdeck.tsdb.engine import TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,26 @@ def create_app(config: Settings) -> FastAPI:
         generated = await auth_service.bootstrap(db, admin_password)
         if generated:
             _announce_generated_password(generated)
+        tsdb = TimeSeriesStore(
+            db,
+            config.data_dir / "tsdb-wal",
+            config.retention_ms,
+            flush_interval=config.tsdb_flush_interval,
+            compaction_interval=config.tsdb_compaction_interval,
+        )
+        await tsdb.open()
         bus = MemoryBus()
         collector = HostCollector(
             default_collectors(config.top_processes), heavy_interval=config.process_interval
         )
-        monitor = LocalMonitor(bus, collector, await _initial_interval(db, config.refresh_interval))
-        app.state.db, app.state.bus, app.state.monitor = db, bus, monitor
-        tasks = [asyncio.create_task(monitor.run()), asyncio.create_task(_housekeeping(db))]
+        interval = await _initial_interval(db, config.refresh_interval)
+        monitor = LocalMonitor(bus, collector, interval, tsdb)
+        app.state.db, app.state.bus, app.state.monitor, app.state.tsdb = db, bus, monitor, tsdb
+        tasks = [
+            asyncio.create_task(monitor.run()),
+            asyncio.create_task(tsdb.run()),
+            asyncio.create_task(_housekeeping(db)),
+        ]
         try:
             yield
         finally:
@@ -80,6 +94,10 @@ def create_app(config: Settings) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            try:
+                await tsdb.close()
+            except Exception:  # the WAL still holds everything; the next start replays it
+                log.exception("could not compact time series at shutdown")
             await db.close()
 
     app = FastAPI(
@@ -95,6 +113,6 @@ def create_app(config: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.include_router(health.router)
-    for module in (auth, stream, processes, settings):
+    for module in (auth, stream, history, processes, settings):
         app.include_router(module.router, prefix="/api/v1")
     return app

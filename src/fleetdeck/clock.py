@@ -23,3 +23,21 @@ def rfc3339_from_epoch(seconds: float) -> str:
     return (
         datetime.fromtimestamp(seconds, UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
     )
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 / RFC 3339 time (`Z` or an offset; none means UTC) or Unix seconds, as an
+    aware UTC datetime. Raises ValueError for anything else."""
+    text = text.strip()
+    if text.replace(".", "", 1).isdigit():
+        return datetime.fromtimestamp(float(text), UTC)
+    moment = datetime.fromisoformat(text.replace("z", "Z"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def rfc3339_ms(ms: int) -> str:
+    return rfc3339_from_epoch(ms / 1000)

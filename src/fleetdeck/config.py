@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -14,6 +15,20 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG_FILE = Path("fleetdeck.toml")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> object:
+    """`90`, `90s`, `15m`, `24h`, `7d` -> seconds. Anything else is left for int validation."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", value)
+        if match:
+            return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    return value
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
 
 
 class Settings(BaseSettings):
@@ -66,6 +81,30 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted; larger ones get 413."
     )
+    retention_raw: Duration = Field(
+        86400, ge=3600, description="How long raw samples are kept (`24h`, `2d`, or seconds)."
+    )
+    retention_1m: Duration = Field(
+        7 * 86400, ge=3600, description="How long 1-minute rollups are kept."
+    )
+    retention_5m: Duration = Field(
+        30 * 86400, ge=3600, description="How long 5-minute rollups are kept."
+    )
+    retention_1h: Duration = Field(
+        400 * 86400, ge=3600, description="How long hourly rollups are kept."
+    )
+    tsdb_flush_interval: float = Field(
+        1.0,
+        ge=0.05,
+        le=1.0,
+        description="Seconds between writes of new samples to the write-ahead log (at most 1).",
+    )
+    tsdb_compaction_interval: Duration = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="How often new samples are compressed into the database (`5m`).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Server log verbosity."
     )
@@ -78,6 +117,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"admin_password_file {self.admin_password_file} is empty")
             self.admin_password = SecretStr(text)
         return self
+
+    @property
+    def retention_ms(self) -> dict[str, int]:
+        return {
+            "raw": self.retention_raw * 1000,
+            "1m": self.retention_1m * 1000,
+            "5m": self.retention_5m * 1000,
+            "1h": self.retention_1h * 1000,
+        }
 
     @property
     def effective_database_url(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from fleetdeck import sse
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector
+from fleetdeck.tsdb.engine import TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,17 @@ class LocalMonitor:
     While nobody streams the host, heavy collectors run at their slower cadence.
     """
 
-    def __init__(self, bus: MemoryBus, collector: HostCollector, interval: float) -> None:
+    def __init__(
+        self,
+        bus: MemoryBus,
+        collector: HostCollector,
+        interval: float,
+        tsdb: TimeSeriesStore | None = None,
+    ) -> None:
         self.bus = bus
         self.collector = collector
         self.interval = interval
+        self.tsdb = tsdb
         self.latest: dict[str, Any] | None = None
         self.latest_frame: bytes | None = None
         self.ticks = 0
@@ -43,12 +51,15 @@ class LocalMonitor:
         return self.bus.subscriber_count(METRICS_TOPIC) > 0
 
     async def tick(self) -> None:
+        collected_at = int(time.time() * 1000)
         snap = await asyncio.to_thread(self.collector.snapshot, watched=self.watched)
         payload = json.dumps(snap, separators=(",", ":")).encode()
         self.latest = snap
         self.latest_frame = sse.frame("metrics", payload, event_id=int(time.time() * 1000))
         self.ticks += 1
         self.bus.publish(METRICS_TOPIC, self.latest_frame)
+        if self.tsdb is not None:
+            await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
 
     async def run(self) -> None:
         next_at = time.monotonic()

@@ -1,0 +1,246 @@
+"""Metric history, export and the store's statistics (Tyto /history and /export/metrics,
+Pulse /metrics-store/stats)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from fleetdeck.api.deps import MonitorDep, SettingsDep, require
+from fleetdeck.auth.service import Principal
+from fleetdeck.clock import parse_time, rfc3339_from_epoch, rfc3339_ms, to_ms
+from fleetdeck.errors import Invalid, NotFound
+from fleetdeck.fleet.local import LOCAL_AGENT_ID
+from fleetdeck.tsdb import series
+from fleetdeck.tsdb.engine import ALL_RESOLUTIONS, QueryResult, TimeSeriesStore, now_ms
+
+router = APIRouter(tags=["history"])
+
+RANGES = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "12h": 43200,
+          "24h": 86400, "7d": 604800}  # fmt: skip
+DEFAULT_SPAN_MS = 3_600_000
+
+Reader = Annotated[Principal, Depends(require("metrics:read"))]
+ResolutionQuery = Annotated[Literal["raw", "1m", "5m", "1h"] | None, Query()]
+RangeQuery = Annotated[Literal["5m", "15m", "30m", "1h", "4h", "12h", "24h", "7d"] | None, Query()]
+TimeQuery = Annotated[str | None, Query(max_length=64)]
+
+
+def get_tsdb(request: Request) -> TimeSeriesStore:
+    tsdb: TimeSeriesStore = request.app.state.tsdb
+    return tsdb
+
+
+TsdbDep = Annotated[TimeSeriesStore, Depends(get_tsdb)]
+
+
+@dataclass
+class Selection:
+    host: str
+    start: int
+    end: int
+    resolution: str
+    keys: list[str]
+
+
+def _time(value: str, name: str) -> int:
+    try:
+        return to_ms(parse_time(value))
+    except ValueError as exc:
+        raise Invalid(
+            f"{name} is not an ISO 8601 time or Unix seconds: {value!r}",
+            code="INVALID_TIME",
+            details={"field": name, "value": value},
+        ) from exc
+
+
+def _bounds(start: str | None, end: str | None, span: str | None) -> tuple[int, int]:
+    stop = _time(end, "to") if end else now_ms()
+    if span and start:
+        raise Invalid("give either range or from, not both", code="INVALID_RANGE")
+    if span:
+        begin = stop - RANGES[span] * 1000
+    else:
+        begin = _time(start, "from") if start else stop - DEFAULT_SPAN_MS
+    if begin > stop:
+        raise Invalid("from is after to", code="INVALID_RANGE", details={"from": start, "to": end})
+    return begin, stop
+
+
+def _keys(tsdb: TimeSeriesStore, host: str, metrics: str | None) -> list[str]:
+    available = tsdb.keys(host)
+    if not metrics:
+        return available
+    chosen: list[str] = []
+    for name in (m.strip() for m in metrics.split(",") if m.strip()):
+        matches = [k for k in available if k == name or series.family(k) == name]
+        if not matches:
+            raise Invalid(
+                f"unknown metric {name!r} for agent {host!r}",
+                code="UNKNOWN_METRIC",
+                details={"metric": name, "available": available},
+            )
+        chosen.extend(k for k in matches if k not in chosen)
+    return chosen
+
+
+def _select(
+    tsdb: TimeSeriesStore,
+    agent_id: str | None,
+    start: str | None,
+    end: str | None,
+    span: str | None,
+    resolution: str | None,
+    metrics: str | None,
+) -> Selection:
+    host = agent_id or LOCAL_AGENT_ID
+    if host != LOCAL_AGENT_ID and host not in tsdb.hosts():
+        raise NotFound(f"no agent {host!r}", code="AGENT_NOT_FOUND")
+    begin, stop = _bounds(start, end, span)
+    res = resolution or tsdb.pick_resolution(host, begin, stop)
+    return Selection(host, begin, stop, res, _keys(tsdb, host, metrics))
+
+
+def _point(avg: float, lo: float, hi: float) -> dict[str, float]:
+    return {"avg": avg, "min": lo, "max": hi}
+
+
+def _history_body(sel: Selection, result: QueryResult) -> dict[str, Any]:
+    data = []
+    for ts, points in result.rows:
+        entry: dict[str, Any] = {"timestamp": rfc3339_ms(ts)}
+        for key, point in zip(result.keys, points, strict=True):
+            if point is not None:
+                entry[key] = _point(*point)
+        data.append(entry)
+    return {
+        "from": rfc3339_ms(result.start),
+        "to": rfc3339_ms(result.end),
+        "resolution": result.resolution,
+        "agent_id": sel.host,
+        "metrics": result.keys,
+        "data": data,
+    }
+
+
+@router.get("/history")
+async def history(
+    _: Reader,
+    tsdb: TsdbDep,
+    from_: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    to: TimeQuery = None,
+    range_: Annotated[RangeQuery, Query(alias="range")] = None,
+    resolution: ResolutionQuery = None,
+    agent_id: Annotated[str | None, Query(max_length=128)] = None,
+    metrics: Annotated[str | None, Query(max_length=2000)] = None,
+) -> dict[str, Any]:
+    """Points per metric with avg/min/max; without `resolution`, the one nearest ~1,000 points."""
+    sel = _select(tsdb, agent_id, from_, to, range_, resolution, metrics)
+    result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
+    return _history_body(sel, result)
+
+
+def _csv_line(values: list[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue()
+
+
+async def _csv_history(tsdb: TimeSeriesStore, sel: Selection) -> AsyncIterator[str]:
+    """One column per series (the average at rollup resolutions), queried a window at a time
+    so the export is streamed, never built in memory."""
+    yield _csv_line(["timestamp", *sel.keys])
+    window = 3_600_000 if sel.resolution == "raw" else 86_400_000
+    cursor = sel.start
+    while cursor <= sel.end:
+        upper = min(cursor + window - 1, sel.end)
+        result = await tsdb.query(sel.host, cursor, upper, sel.resolution, sel.keys)
+        for ts, points in result.rows:
+            if cursor <= ts <= upper:
+                cells = ["" if p is None else p[0] for p in points]
+                yield _csv_line([rfc3339_ms(ts), *cells])
+        cursor = upper + 1
+
+
+def _current_csv(snapshot: dict[str, Any]) -> str:
+    pairs = list(dict(series.from_snapshot(snapshot)).items())
+    return _csv_line(["timestamp", *(k for k, _ in pairs)]) + _csv_line(
+        [snapshot.get("timestamp", ""), *(v for _, v in pairs)]
+    )
+
+
+@router.get("/export/metrics", response_model=None)
+async def export_metrics(
+    _: Reader,
+    tsdb: TsdbDep,
+    monitor: MonitorDep,
+    format: Literal["json", "csv"] = "json",  # the Tyto parameter name
+    from_: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    to: TimeQuery = None,
+    range_: Annotated[RangeQuery, Query(alias="range")] = None,
+    resolution: ResolutionQuery = None,
+    agent_id: Annotated[str | None, Query(max_length=128)] = None,
+    metrics: Annotated[str | None, Query(max_length=2000)] = None,
+) -> JSONResponse | StreamingResponse:
+    """The current snapshot, or with from/to/range the history, as JSON or CSV."""
+    if not (from_ or to or range_):
+        if agent_id not in (None, LOCAL_AGENT_ID):
+            raise NotFound(f"no live data for agent {agent_id!r}", code="AGENT_NOT_FOUND")
+        snapshot = monitor.latest or {}
+        if format == "json":
+            return JSONResponse(snapshot)
+        return StreamingResponse(
+            iter([_current_csv(snapshot)]),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="fleetdeck-metrics.csv"'},
+        )
+    sel = _select(tsdb, agent_id, from_, to, range_, resolution, metrics)
+    if format == "json":
+        result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
+        return JSONResponse(_history_body(sel, result))
+    name = f"fleetdeck-{sel.host}-{sel.resolution}.csv"
+    return StreamingResponse(
+        _csv_history(tsdb, sel),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _age(seconds: float | None) -> str | None:
+    return None if seconds is None else rfc3339_from_epoch(seconds)
+
+
+@router.get("/metrics-store/stats")
+async def metrics_store_stats(_: Reader, tsdb: TsdbDep, settings: SettingsDep) -> dict[str, Any]:
+    """Series, samples and bytes per resolution, oldest samples, sizes, last jobs, retention."""
+    counts = await tsdb.stats()
+    rollups = counts["rollups"]
+    oldest = {
+        "raw": counts["raw_oldest"],
+        **{r: rollups.get(r, {}).get("oldest") for r in ("1m", "5m", "1h")},
+    }
+    return {
+        "series": counts["series"],
+        "samples": {
+            "raw": counts["raw_samples"] + counts["head_samples"],
+            **{r: rollups.get(r, {}).get("samples", 0) for r in ("1m", "5m", "1h")},
+        },
+        "stored_bytes": {
+            "raw": counts["raw_bytes"],
+            **{r: rollups.get(r, {}).get("bytes", 0) for r in ("1m", "5m", "1h")},
+        },
+        "oldest_sample": {k: (rfc3339_ms(v) if v is not None else None) for k, v in oldest.items()},
+        "uncompacted_samples": counts["head_samples"],
+        "wal_bytes": counts["wal_bytes"],
+        "database_bytes": counts["database_bytes"],
+        "last_rollup": _age(tsdb.last_compaction),
+        "last_retention_run": _age(tsdb.last_retention),
+        "retention_seconds": {k: v // 1000 for k, v in settings.retention_ms.items()},
+        "resolutions": list(ALL_RESOLUTIONS),
+    }

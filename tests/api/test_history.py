@@ -1,0 +1,143 @@
+"""History, export and store statistics over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fleetdeck.app import create_app
+from fleetdeck.config import Settings
+from fleetdeck.tsdb.engine import now_ms
+from tests.conftest import ADMIN_PASSWORD, Api
+
+MINUTE = 60_000
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def start(api: Api) -> int:
+    """Ten minutes of a host `web-1`, one tick every 10 s, ending a minute ago."""
+    t0 = (now_ms() - 11 * MINUTE) // MINUTE * MINUTE
+    tsdb = api.app_state.tsdb
+    for i in range(60):
+        samples = [("cpu", float(i)), ("memory", 40.0), ("disk[/]", 10.0), ("disk[/data]", 70.5)]
+        api.client.portal.call(tsdb.ingest, "web-1", t0 + i * 10_000, samples)
+    return t0
+
+
+def get(api: Api, path: str, persona: str = "charlie") -> dict[str, object]:
+    reply = api.client.get(path, headers=api.as_(persona))
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def test_history_answers_the_tyto_shape(api: Api, start: int) -> None:
+    body = get(
+        api,
+        f"/api/v1/history?agent_id=web-1&from={iso(start)}&to={iso(start + 59_999)}&resolution=1m",
+    )
+    assert body["from"] == iso(start) and body["resolution"] == "1m"
+    (point,) = body["data"]  # type: ignore[misc]
+    assert point["timestamp"] == iso(start)
+    assert point["cpu"] == {"avg": 2.5, "min": 0.0, "max": 5.0}
+    assert point["memory"] == {"avg": 40.0, "min": 40.0, "max": 40.0}
+
+
+def test_raw_points_and_metric_families(api: Api, start: int) -> None:
+    body = get(
+        api,
+        f"/api/v1/history?agent_id=web-1&from={iso(start)}&to={iso(start + 20_000)}&resolution=raw&metrics=disk",
+    )
+    assert body["metrics"] == ["disk[/]", "disk[/data]"]
+    assert [p["timestamp"] for p in body["data"]] == [iso(start + i * 10_000) for i in range(3)]  # type: ignore[attr-defined]
+    assert body["data"][0]["disk[/data]"] == {"avg": 70.5, "min": 70.5, "max": 70.5}  # type: ignore[index]
+
+
+def test_auto_resolution_and_range_shorthand(api: Api, start: int) -> None:
+    assert get(api, "/api/v1/history?agent_id=web-1&range=7d")["resolution"] == "5m"
+    assert get(api, "/api/v1/history?agent_id=web-1&range=15m")["resolution"] == "raw"
+    body = get(api, "/api/v1/history?agent_id=web-1&range=24h&metrics=cpu")
+    assert body["resolution"] == "1m" and len(body["data"]) >= 10  # type: ignore[arg-type]
+
+
+def test_a_range_beyond_retention_answers_the_effective_bounds(api: Api, start: int) -> None:
+    body = get(api, "/api/v1/history?agent_id=web-1&from=2020-01-01T00:00:00Z&resolution=raw")
+    effective = datetime.fromisoformat(str(body["from"]).replace("Z", "+00:00"))
+    assert effective.year >= 2026 and body["data"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", 400, "INVALID_RANGE"),
+        ("from=yesterday", 400, "INVALID_TIME"),
+        ("range=1h&from=2026-01-01T00:00:00Z", 400, "INVALID_RANGE"),
+        ("metrics=cpu,nonsense", 400, "UNKNOWN_METRIC"),
+        ("resolution=2m", 422, "VALIDATION_ERROR"),
+        ("range=3d", 422, "VALIDATION_ERROR"),
+        ("agent_id=nowhere", 404, "AGENT_NOT_FOUND"),
+    ],
+)
+def test_bad_input_is_refused_in_the_error_format(
+    api: Api, start: int, query: str, status: int, code: str
+) -> None:
+    sep = "&" if "agent_id" not in query else ""
+    path = f"/api/v1/history?{query}{sep}{'agent_id=web-1' if sep else ''}"
+    reply = api.client.get(path, headers=api.as_("charlie"))
+    assert reply.status_code == status and reply.json()["code"] == code
+
+
+def test_history_export_is_csv_with_one_column_per_series(api: Api, start: int) -> None:
+    reply = api.client.get(
+        f"/api/v1/export/metrics?format=csv&agent_id=web-1&from={iso(start)}&to={iso(start + 599_999)}&resolution=raw",
+        headers=api.as_("charlie"),
+    )
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(reply.text)))
+    assert rows[0] == ["timestamp", "cpu", "disk[/]", "disk[/data]", "memory"]
+    assert len(rows) == 61 and rows[5] == [iso(start + 40_000), "4.0", "10.0", "70.5", "40.0"]
+
+
+def test_current_snapshot_export(api: Api) -> None:
+    headers = api.as_("charlie")
+    snapshot = api.client.get("/api/v1/export/metrics?format=json", headers=headers).json()
+    assert "cpu" in snapshot and "memory" in snapshot
+    text = api.client.get("/api/v1/export/metrics?format=csv", headers=headers).text
+    header, values = list(csv.reader(io.StringIO(text)))
+    assert header[:2] == ["timestamp", "cpu"] and len(values) == len(header)
+
+
+def test_store_statistics(api: Api, start: int) -> None:
+    api.client.portal.call(api.app_state.tsdb.compact)
+    stats = get(api, "/api/v1/metrics-store/stats")
+    assert stats["series"] >= 4  # type: ignore[operator]
+    assert stats["samples"]["raw"] >= 240 and stats["samples"]["1m"] >= 40  # type: ignore[index]
+    assert stats["oldest_sample"]["raw"] <= iso(start)  # type: ignore[index]
+    assert stats["database_bytes"] > 0 and stats["last_rollup"]  # type: ignore[operator]
+    assert stats["retention_seconds"] == {"raw": 86400, "1m": 604800, "5m": 2592000, "1h": 34560000}
+
+
+def test_history_needs_a_login(api: Api) -> None:
+    assert api.client.get("/api/v1/history").status_code == 401
+
+
+def test_the_local_host_is_recorded_and_kept_across_restarts(settings: Settings) -> None:
+    login = {"username": "admin", "password": ADMIN_PASSWORD}
+    with TestClient(create_app(settings)) as client:
+        client.portal.call(client.app.state.monitor.tick)  # type: ignore[attr-defined]
+        client.portal.call(client.app.state.monitor.tick)  # type: ignore[attr-defined]
+    with TestClient(create_app(settings)) as client:
+        token = client.post("/api/v1/auth/login", json=login).json()["token"]
+        body = client.get(
+            "/api/v1/history?range=5m&resolution=raw&metrics=cpu,memory",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+    assert len(body["data"]) >= 2 and "memory" in body["data"][0]
+    assert not list((settings.data_dir / "tsdb-wal").glob("*.wal"))[1:]
