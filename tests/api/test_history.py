@@ -51,12 +51,11 @@ def test_history_answers_the_tyto_shape(api: Api, start: int) -> None:
 
 
 def test_raw_points_and_metric_families(api: Api, start: int) -> None:
-    body = get(
-        api,
-        f"/api/v1/history?agent_id=web-1&from={iso(start)}&to={iso(start + 20_000)}&resolution=raw&metrics=disk",
-    )
+    window = f"from={iso(start)}&to={iso(start + 20_000)}"
+    body = get(api, f"/api/v1/history?agent_id=web-1&{window}&resolution=raw&metrics=disk")
     assert body["metrics"] == ["disk[/]", "disk[/data]"]
-    assert [p["timestamp"] for p in body["data"]] == [iso(start + i * 10_000) for i in range(3)]  # type: ignore[attr-defined]
+    stamps = [p["timestamp"] for p in body["data"]]  # type: ignore[attr-defined]
+    assert stamps == [iso(start + i * 10_000) for i in range(3)]
     assert body["data"][0]["disk[/data]"] == {"avg": 70.5, "min": 70.5, "max": 70.5}  # type: ignore[index]
 
 
@@ -95,8 +94,9 @@ def test_bad_input_is_refused_in_the_error_format(
 
 
 def test_history_export_is_csv_with_one_column_per_series(api: Api, start: int) -> None:
+    window = f"from={iso(start)}&to={iso(start + 599_999)}"
     reply = api.client.get(
-        f"/api/v1/export/metrics?format=csv&agent_id=web-1&from={iso(start)}&to={iso(start + 599_999)}&resolution=raw",
+        f"/api/v1/export/metrics?format=csv&agent_id=web-1&{window}&resolution=raw",
         headers=api.as_("charlie"),
     )
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
