@@ -68,18 +68,22 @@ async def chunks_for(
 
 
 async def put_rollups(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace rollup rows (host, resolution, bucket_ts, samples, data)."""
+    """Insert or update rollup rows (host, resolution, bucket_ts, samples, data) in place."""
     if not rows:
         return
-    for row in rows:
-        await conn.execute(
-            ts_rollups.delete().where(
-                ts_rollups.c.host == row["host"],
-                ts_rollups.c.resolution == row["resolution"],
-                ts_rollups.c.bucket_ts == row["bucket_ts"],
-            )
-        )
-    await conn.execute(ts_rollups.insert(), list(rows))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(ts_rollups)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(ts_rollups)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["host", "resolution", "bucket_ts"],
+        set_={"samples": stmt.excluded.samples, "data": stmt.excluded.data},
+    )
+    await conn.execute(stmt, list(rows))
 
 
 async def rollups_for(

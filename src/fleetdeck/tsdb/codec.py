@@ -111,16 +111,28 @@ Stats = tuple[int, int, int, int]  # min, max, sum, count of fixed-point values
 
 
 def encode_rollup(stats: dict[int, Stats]) -> bytes:
-    """A rollup row: series id -> (min, max, sum, count)."""
-    flat: list[int] = []
-    for series_id, (lo, hi, total, count) in sorted(stats.items()):
-        flat += (series_id, lo, hi, total, count)
-    return pack_ints(flat)
+    """A rollup row: series id -> (min, max, sum, count).
+
+    Stored column by column: id steps, mins, spreads (max - min), excesses (sum - count * min)
+    and counts, so each column's similar numbers sit together and steady series (small
+    spread) and repeated counts cost next to nothing after deflate.
+    """
+    items = sorted(stats.items())
+    steps = [sid - prev for (sid, _), prev in zip(items, [0] + [i[0] for i in items], strict=False)]
+    lows = [s[0] for _, s in items]
+    spreads = [s[1] - s[0] for _, s in items]
+    excesses = [s[2] - s[3] * s[0] for _, s in items]
+    counts = [s[3] for _, s in items]
+    return pack_ints(steps + lows + spreads + excesses + counts)
 
 
 def decode_rollup(blob: bytes) -> dict[int, Stats]:
     flat = unpack_ints(blob)
-    return {
-        flat[i]: (flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4])
-        for i in range(0, len(flat), 5)
-    }
+    n = len(flat) // 5
+    steps, lows, spreads, excesses, counts = (flat[i * n : (i + 1) * n] for i in range(5))
+    out: dict[int, Stats] = {}
+    series_id = 0
+    for step, lo, spread, excess, count in zip(steps, lows, spreads, excesses, counts, strict=True):
+        series_id += step
+        out[series_id] = (lo, lo + spread, excess + count * lo, count)
+    return out

@@ -31,22 +31,24 @@ def upgrade() -> None:
     )
     op.create_table(
         "ts_chunks",
-        sa.Column("host", sa.String(128), primary_key=True),
-        sa.Column("start_ts", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("schema_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("host", sa.String(128), nullable=False),
+        sa.Column("start_ts", sa.BigInteger, nullable=False),
+        sa.Column("schema_id", sa.Integer, nullable=False),
         sa.Column("end_ts", sa.BigInteger, nullable=False),
         sa.Column("ticks", sa.Integer, nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
-        sqlite_with_rowid=False,
+        sa.UniqueConstraint("host", "start_ts", "schema_id", name="uq_ts_chunks_host"),
     )
     op.create_table(
         "ts_rollups",
-        sa.Column("host", sa.String(128), primary_key=True),
-        sa.Column("resolution", sa.String(4), primary_key=True),
-        sa.Column("bucket_ts", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("host", sa.String(128), nullable=False),
+        sa.Column("resolution", sa.String(4), nullable=False),
+        sa.Column("bucket_ts", sa.BigInteger, nullable=False),
         sa.Column("samples", sa.Integer, nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
-        sqlite_with_rowid=False,
+        sa.UniqueConstraint("host", "resolution", "bucket_ts", name="uq_ts_rollups_host"),
     )
 
 

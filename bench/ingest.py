@@ -1,0 +1,194 @@
+"""Ingest throughput and storage cost of the time-series store on SQLite.
+
+A simulated fleet of 1,000 hosts x 100 series, one tick every 5 s of simulated time, goes
+through the real path: series lookup, head, one WAL append + fsync per tick (the production
+flush), compaction into chunks and rollups every 60 ticks (5 simulated minutes). Only that path
+is timed; generating the values is not. Bytes written are the process's `write_bytes` from
+/proc/self/io (WAL file, SQLite WAL and checkpoints), with a final checkpoint included.
+
+For comparison, bare `executemany` into the same SQLite settings: (a) the chunk rows the real
+path wrote, (b) one row per host per tick holding 100 float64s, (c) one row per sample.
+Prints one JSON line.
+
+Usage: python bench/ingest.py [--hosts 1000] [--ticks 120]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+from fleet_data import KEYS, Host
+
+from fleetdeck.store import migrate
+from fleetdeck.store.engine import Database
+from fleetdeck.tsdb.engine import TimeSeriesStore
+
+DAY = 86_400_000
+RETENTION = {"raw": DAY, "1m": 7 * DAY, "5m": 30 * DAY, "1h": 400 * DAY}
+STEP_MS = 5000
+
+
+def write_bytes() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
+
+
+def sqlite_connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+async def real_path(directory: Path, hosts: int, ticks: int) -> dict[str, float]:
+    url = f"sqlite+aiosqlite:///{directory / 'fleetdeck.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    store = TimeSeriesStore(db, directory / "wal", RETENTION, max_head_samples=10**12)
+    await store.open()
+    fleet = [Host(i) for i in range(hosts)]
+    names = [f"host-{i:04d}" for i in range(hosts)]
+    t0 = (int(time.time() * 1000) - ticks * STEP_MS) // 3_600_000 * 3_600_000
+    elapsed = 0.0
+    written_before = write_bytes()
+    for tick in range(ticks):
+        values = [h.tick() for h in fleet]
+        ts = t0 + tick * STEP_MS
+        started = time.perf_counter()
+        for name, row in zip(names, values, strict=True):
+            await store.ingest(name, ts, zip(KEYS, row, strict=True))
+        await store.flush()
+        if (tick + 1) % 60 == 0:
+            await store.compact()
+        elapsed += time.perf_counter() - started
+    started = time.perf_counter()
+    await store.compact()
+    async with db.write() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    elapsed += time.perf_counter() - started
+    written = write_bytes() - written_before
+    stats = await store.stats()
+    await db.close()
+    samples = hosts * ticks * len(KEYS)
+    return {
+        "samples": samples,
+        "seconds": elapsed,
+        "samples_per_s": samples / elapsed,
+        "written_bytes": written,
+        "stats": stats,  # type: ignore[dict-item]
+    }
+
+
+def bare_chunks(directory: Path, source: Path) -> float:
+    """(a) Insert the real path's chunk rows again; returns seconds."""
+    rows = (
+        sqlite3.connect(source)
+        .execute("SELECT host, start_ts, schema_id, end_ts, ticks, data FROM ts_chunks")
+        .fetchall()
+    )
+    conn = sqlite_connect(directory / "bare_chunks.db")
+    conn.execute(
+        "CREATE TABLE ts_chunks (host TEXT, start_ts INTEGER, schema_id INTEGER, end_ts INTEGER,"
+        " ticks INTEGER, data BLOB, PRIMARY KEY (host, start_ts, schema_id)) WITHOUT ROWID"
+    )
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO ts_chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return time.perf_counter() - started
+
+
+def bare_rows(directory: Path, hosts: int, ticks: int, per_sample: bool) -> tuple[float, int, int]:
+    """(b) one row per host per tick, or (c) one row per sample; one transaction per tick.
+    Returns seconds, samples and bytes written."""
+    name = "bare_samples.db" if per_sample else "bare_ticks.db"
+    conn = sqlite_connect(directory / name)
+    if per_sample:
+        conn.execute(
+            "CREATE TABLE s (series INTEGER, ts INTEGER, value REAL, PRIMARY KEY (series, ts)) WITHOUT ROWID"
+        )
+    else:
+        conn.execute(
+            "CREATE TABLE t (ts INTEGER, host INTEGER, data BLOB, PRIMARY KEY (ts, host)) WITHOUT ROWID"
+        )
+    fleet = [Host(i) for i in range(hosts)]
+    pack = struct.Struct(f"<{len(KEYS)}d").pack
+    elapsed = 0.0
+    before = write_bytes()
+    for tick in range(ticks):
+        values = [h.tick() for h in fleet]
+        ts = tick * STEP_MS
+        if per_sample:
+            rows = [
+                (h * len(KEYS) + s, ts, v)
+                for h, row in enumerate(values)
+                for s, v in enumerate(row)
+            ]
+        else:
+            rows = [(ts, h, pack(*row)) for h, row in enumerate(values)]
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany(f"INSERT INTO {'s' if per_sample else 't'} VALUES (?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        elapsed += time.perf_counter() - started
+    started = time.perf_counter()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    elapsed += time.perf_counter() - started
+    written = write_bytes() - before
+    conn.close()
+    return elapsed, hosts * ticks * len(KEYS), written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--ticks", type=int, default=120)
+    args = parser.parse_args()
+    base = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir()))
+    with tempfile.TemporaryDirectory(prefix="fleetdeck-ingest-", dir=base) as tmp:
+        directory = Path(tmp)
+        real = asyncio.run(real_path(directory, args.hosts, args.ticks))
+        stats = real["stats"]
+        samples = int(real["samples"])
+        chunk_s = bare_chunks(directory, directory / "fleetdeck.db")
+        tick_s, tick_n, tick_w = bare_rows(directory, args.hosts, args.ticks, per_sample=False)
+        ticks_for_rows = max(1, args.ticks // 10)  # one row per sample is slow: a tenth of it
+        row_s, row_n, row_w = bare_rows(directory, args.hosts, ticks_for_rows, per_sample=True)
+        rollups = stats["rollups"]  # type: ignore[index]
+        result = {
+            "bench": "ingest",
+            "backend": "sqlite",
+            "hosts": args.hosts,
+            "series_per_host": len(KEYS),
+            "ticks": args.ticks,
+            "samples": samples,
+            "real_samples_per_s": round(real["samples_per_s"]),
+            "bare_chunk_rows_samples_per_s": round(samples / chunk_s),
+            "bare_row_per_host_tick_samples_per_s": round(tick_n / tick_s),
+            "bare_row_per_sample_samples_per_s": round(row_n / row_s),
+            "real_vs_bare_row_per_host_tick": round(real["samples_per_s"] / (tick_n / tick_s), 2),
+            "stored_bytes_per_raw_sample": round(stats["raw_bytes"] / samples, 3),  # type: ignore[index]
+            "stored_bytes_per_rollup_point": {
+                r: round(v["bytes"] / max(1, v["rows"] * len(KEYS)), 2) for r, v in rollups.items()
+            },
+            "database_bytes_per_raw_sample": round(stats["database_bytes"] / samples, 3),  # type: ignore[index]
+            "written_bytes_per_raw_sample": round(real["written_bytes"] / samples, 3),
+            "bare_row_per_host_tick_written_bytes_per_sample": round(tick_w / tick_n, 2),
+            "bare_row_per_sample_written_bytes_per_sample": round(row_w / row_n, 2),
+        }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
