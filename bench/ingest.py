@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 from fleet_data import KEYS, Host
-
 from fleetdeck.store import migrate
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
@@ -116,11 +115,13 @@ def bare_rows(directory: Path, hosts: int, ticks: int, per_sample: bool) -> tupl
     conn = sqlite_connect(directory / name)
     if per_sample:
         conn.execute(
-            "CREATE TABLE s (series INTEGER, ts INTEGER, value REAL, PRIMARY KEY (series, ts)) WITHOUT ROWID"
+            "CREATE TABLE s (series INTEGER, ts INTEGER, value REAL,"
+            " PRIMARY KEY (series, ts)) WITHOUT ROWID"
         )
     else:
         conn.execute(
-            "CREATE TABLE t (ts INTEGER, host INTEGER, data BLOB, PRIMARY KEY (ts, host)) WITHOUT ROWID"
+            "CREATE TABLE t (ts INTEGER, host INTEGER, data BLOB,"
+            " PRIMARY KEY (ts, host)) WITHOUT ROWID"
         )
     fleet = [Host(i) for i in range(hosts)]
     pack = struct.Struct(f"<{len(KEYS)}d").pack
