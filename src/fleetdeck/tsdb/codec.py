@@ -14,6 +14,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Sequence
+from itertools import accumulate
 
 SCALE = 100
 _LEVEL = 6
@@ -135,4 +136,37 @@ def decode_rollup(blob: bytes) -> dict[int, Stats]:
     for step, lo, spread, excess, count in zip(steps, lows, spreads, excesses, counts, strict=True):
         series_id += step
         out[series_id] = (lo, lo + spread, excess + count * lo, count)
+    return out
+
+
+_LAYOUTS: dict[bytes, dict[int, int]] = {}
+
+
+def decode_rollup_some(blob: bytes, wanted: set[int]) -> dict[int, Stats]:
+    """Like decode_rollup, for the series in `wanted` only.
+
+    Deflate and unshuffling run in C; the id column is mapped to positions once per distinct
+    layout (rows of one host share it) and only the wanted series are unzigzagged, which is
+    what makes a week of 5-minute rows answer in milliseconds (bench/history_query).
+    """
+    (count,) = struct.unpack_from("<I", blob)
+    values = array("Q", _unshuffle(zlib.decompress(blob[4:]), count))
+    n = count // 5
+    layout_key = values[:n].tobytes()
+    positions = _LAYOUTS.get(layout_key)
+    if positions is None:
+        ids = list(accumulate(unzigzag(values[:n])))
+        positions = {sid: i for i, sid in enumerate(ids)}
+        if len(_LAYOUTS) > 4096:
+            _LAYOUTS.clear()
+        _LAYOUTS[layout_key] = positions
+    out: dict[int, Stats] = {}
+    for sid in wanted:
+        i = positions.get(sid)
+        if i is None:
+            continue
+        lo, spread, excess, cnt = unzigzag(
+            (values[n + i], values[2 * n + i], values[3 * n + i], values[4 * n + i])
+        )
+        out[sid] = (lo, lo + spread, excess + cnt * lo, cnt)
     return out

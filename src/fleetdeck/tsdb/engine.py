@@ -405,8 +405,10 @@ class TimeSeriesStore:
         first = rollup.bucket_of(start, width)
         buckets: dict[int, rollup.BucketStats] = {}
         async with self.db.read() as conn:
-            for bucket, blob in await repo.rollups_for(conn, host, resolution, first, end):
-                buckets[bucket] = codec.decode_rollup(blob)
+            stored = await repo.rollups_for(conn, host, resolution, first, end)
+        wanted_ids = set(wanted)
+        for bucket, blob in stored:
+            buckets[bucket] = codec.decode_rollup_some(blob, wanted_ids)
         for schema_id, buffer in buffers:
             timestamps, columns = buffer.sorted_columns()
             ids = self._schemas[schema_id]
