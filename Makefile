@@ -36,6 +36,8 @@ bench: $(STAMP) system-deps
 	@scripts/install-system-deps.sh --bench
 	$(BIN)/python bench/collector_overhead.py
 	$(BIN)/python bench/stream_fanout.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/history_query.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
