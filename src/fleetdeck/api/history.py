@@ -129,19 +129,44 @@ def _history_body(sel: Selection, result: QueryResult) -> dict[str, Any]:
     }
 
 
-@router.get("/history")
-async def history(
-    _: Reader,
-    tsdb: TsdbDep,
+@dataclass
+class HistoryParams:
+    start: str | None
+    end: str | None
+    span: str | None
+    resolution: str | None
+    agent_id: str | None
+    metrics: str | None
+
+    @property
+    def has_window(self) -> bool:
+        return bool(self.start or self.end or self.span)
+
+    def select(self, tsdb: TimeSeriesStore) -> Selection:
+        return _select(
+            tsdb, self.agent_id, self.start, self.end, self.span, self.resolution, self.metrics
+        )
+
+
+def history_params(
     from_: Annotated[str | None, Query(alias="from", max_length=64)] = None,
     to: TimeQuery = None,
     range_: Annotated[RangeQuery, Query(alias="range")] = None,
     resolution: ResolutionQuery = None,
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
     metrics: Annotated[str | None, Query(max_length=2000)] = None,
-) -> dict[str, Any]:
+) -> HistoryParams:
+    """The query parameters /history and /export/metrics share."""
+    return HistoryParams(from_, to, range_, resolution, agent_id, metrics)
+
+
+Params = Annotated[HistoryParams, Depends(history_params)]
+
+
+@router.get("/history")
+async def history(_: Reader, tsdb: TsdbDep, params: Params) -> dict[str, Any]:
     """Points per metric with avg/min/max; without `resolution`, the one nearest ~1,000 points."""
-    sel = _select(tsdb, agent_id, from_, to, range_, resolution, metrics)
+    sel = params.select(tsdb)
     result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
     return _history_body(sel, result)
 
@@ -180,18 +205,13 @@ async def export_metrics(
     _: Reader,
     tsdb: TsdbDep,
     monitor: MonitorDep,
+    params: Params,
     format: Literal["json", "csv"] = "json",  # the Tyto parameter name
-    from_: Annotated[str | None, Query(alias="from", max_length=64)] = None,
-    to: TimeQuery = None,
-    range_: Annotated[RangeQuery, Query(alias="range")] = None,
-    resolution: ResolutionQuery = None,
-    agent_id: Annotated[str | None, Query(max_length=128)] = None,
-    metrics: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> JSONResponse | StreamingResponse:
     """The current snapshot, or with from/to/range the history, as JSON or CSV."""
-    if not (from_ or to or range_):
-        if agent_id not in (None, LOCAL_AGENT_ID):
-            raise NotFound(f"no live data for agent {agent_id!r}", code="AGENT_NOT_FOUND")
+    if not params.has_window:
+        if params.agent_id not in (None, LOCAL_AGENT_ID):
+            raise NotFound(f"no live data for agent {params.agent_id!r}", code="AGENT_NOT_FOUND")
         snapshot = monitor.latest or {}
         if format == "json":
             return JSONResponse(snapshot)
@@ -200,7 +220,7 @@ async def export_metrics(
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="fleetdeck-metrics.csv"'},
         )
-    sel = _select(tsdb, agent_id, from_, to, range_, resolution, metrics)
+    sel = params.select(tsdb)
     if format == "json":
         result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
         return JSONResponse(_history_body(sel, result))
