@@ -75,7 +75,6 @@ class DockerCollector:
             containers = [self._container(c) for c in reply.json()]
         except (httpx2.HTTPError, ValueError, KeyError):
             return {"available": False, "containers": []}
-        self._cpu_last = {
-            k: v for k, v in self._cpu_last.items() if k[:12] in {c["id"] for c in containers}
-        }
+        present = {c["id"] for c in containers}
+        self._cpu_last = {k: v for k, v in self._cpu_last.items() if k[:12] in present}
         return {"available": True, "containers": containers}

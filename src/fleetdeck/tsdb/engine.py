@@ -84,6 +84,7 @@ class TimeSeriesStore:
         self._keys: dict[int, str] = {}
         self._schemas: dict[int, list[int]] = {}
         self._schema_ids: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._schema_hosts: dict[int, str] = {}
         self._head = Head()
         self._unsaved: list[Head] = []  # rotated out of the WAL, not yet committed as chunks
         self._unsaved_segment: int | None = None
@@ -106,6 +107,7 @@ class TimeSeriesStore:
             for schema_id, host, ids in await repo.all_schemas(conn):
                 self._schemas[schema_id] = ids
                 self._schema_ids[(host, tuple(ids))] = schema_id
+                self._schema_hosts[schema_id] = host
             compacted = await settings_kv.get(conn, COMPACTED_KEY)
         compacted = int(compacted) if compacted is not None else -1
         numbers = wal.segments(self.directory)
@@ -116,7 +118,7 @@ class TimeSeriesStore:
                 continue
             path = wal.segment_path(self.directory, number)
             for schema_id, ts, values in wal.read_segment(path, lambda s: len(self._schemas[s])):
-                self._head.add(schema_id, self._host_of(schema_id), ts, values)
+                self._head.add(schema_id, self._schema_hosts[schema_id], ts, values)
                 replayed += 1
         if replayed:
             log.info("replayed %d host samples from the write-ahead log", replayed)
@@ -148,10 +150,6 @@ class TimeSeriesStore:
 
     # --- write path ---------------------------------------------------------------------
 
-    def _host_of(self, schema_id: int) -> str:
-        first = self._schemas[schema_id][0]
-        return next(h for (h, _), sid in self._series.items() if sid == first)
-
     async def _ids(self, host: str, keys: list[str]) -> tuple[int, ...]:
         missing = [k for k in keys if (host, k) not in self._series]
         if missing:
@@ -175,6 +173,7 @@ class TimeSeriesStore:
                         schema_id = await repo.add_schema(conn, host, ids)
                     self._schemas[schema_id] = list(ids)
                     self._schema_ids[(host, ids)] = schema_id
+                    self._schema_hosts[schema_id] = host
         return schema_id
 
     async def ingest(self, host: str, ts: int, samples: Iterable[tuple[str, float]]) -> int:
@@ -373,9 +372,10 @@ class TimeSeriesStore:
         points: dict[int, list[Point | None]] = {}
         pieces: list[tuple[int, list[int], list[list[int]]]] = []
         async with self.db.read() as conn:
-            for schema_id, _, blob in await repo.chunks_for(conn, host, start, end):
-                timestamps, columns = codec.decode_chunk(blob)
-                pieces.append((schema_id, timestamps, columns))
+            stored = await repo.chunks_for(conn, host, start, end)
+        for schema_id, _, blob in stored:
+            timestamps, columns = codec.decode_chunk(blob)
+            pieces.append((schema_id, timestamps, columns))
         for schema_id, buffer in buffers:
             timestamps, columns = buffer.sorted_columns()
             pieces.append((schema_id, timestamps, columns))
