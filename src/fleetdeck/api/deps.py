@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.config import Settings
-from fleetdeck.errors import Forbidden, Unauthorized
-from fleetdeck.fleet.local import LocalMonitor
+from fleetdeck.errors import Forbidden, NotFound, Unauthorized
+from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
 from fleetdeck.store.engine import Database
 
 
@@ -32,6 +32,12 @@ def get_monitor(request: Request) -> LocalMonitor:
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MonitorDep = Annotated[LocalMonitor, Depends(get_monitor)]
+
+
+def live_local_only(agent_id: str | None) -> None:
+    """Live data and actions exist for the server's own host only, until agents connect."""
+    if agent_id not in (None, LOCAL_AGENT_ID):
+        raise NotFound(f"no agent {agent_id!r}", code="AGENT_NOT_FOUND")
 
 
 def client_ip(request: Request) -> str | None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from fleetdeck.api.deps import MonitorDep, SettingsDep, require
+from fleetdeck.api.deps import MonitorDep, SettingsDep, live_local_only, require
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import parse_time, rfc3339_from_epoch, rfc3339_ms, to_ms
 from fleetdeck.errors import Invalid, NotFound
@@ -210,8 +210,7 @@ async def export_metrics(
 ) -> JSONResponse | StreamingResponse:
     """The current snapshot, or with from/to/range the history, as JSON or CSV."""
     if not params.has_window:
-        if params.agent_id not in (None, LOCAL_AGENT_ID):
-            raise NotFound(f"no live data for agent {params.agent_id!r}", code="AGENT_NOT_FOUND")
+        live_local_only(params.agent_id)
         snapshot = monitor.latest or {}
         if format == "json":
             return JSONResponse(snapshot)

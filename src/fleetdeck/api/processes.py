@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from fleetdeck.api.deps import DatabaseDep, client_ip, require
+from fleetdeck.api.deps import DatabaseDep, client_ip, live_local_only, require
 from fleetdeck.auth.service import Principal
 from fleetdeck.collect import process_control
 from fleetdeck.errors import Forbidden, Invalid, NotFound
@@ -45,18 +45,13 @@ class SignalResult(BaseModel):
     sent: bool
 
 
-def _local_only(agent_id: str | None) -> None:
-    if agent_id not in (None, LOCAL_AGENT_ID):
-        raise NotFound(f"no agent {agent_id!r}", code="AGENT_NOT_FOUND")
-
-
 @router.get("/{pid}", response_model=ProcessDetails)
 async def get_process(
     pid: PidPath,
     _: Annotated[Principal, Depends(require("processes:read"))],
     agent_id: AgentQuery = None,
 ) -> ProcessDetails:
-    _local_only(agent_id)
+    live_local_only(agent_id)
     try:
         info = await asyncio.to_thread(process_control.details, pid)
     except process_control.ProcessGone as exc:
@@ -75,7 +70,7 @@ async def signal_process(
     principal: Annotated[Principal, Depends(require("processes:signal"))],
     agent_id: AgentQuery = None,
 ) -> SignalResult:
-    _local_only(agent_id)
+    live_local_only(agent_id)
     try:
         signum = process_control.parse_signal(body.signal)
     except ValueError as exc:

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from fleetdeck import sse
-from fleetdeck.api.deps import MonitorDep, require
+from fleetdeck.api.deps import MonitorDep, live_local_only, require
 from fleetdeck.auth.service import Principal
-from fleetdeck.errors import NotFound
-from fleetdeck.fleet.local import LOCAL_AGENT_ID, METRICS_TOPIC
+from fleetdeck.fleet.local import METRICS_TOPIC
 
 router = APIRouter(tags=["metrics"])
 
@@ -32,8 +31,7 @@ async def stream(
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StreamingResponse:
     """`event: metrics` with the complete metrics structure at every refresh."""
-    if agent_id not in (None, LOCAL_AGENT_ID):
-        raise NotFound(f"no agent {agent_id!r}", code="AGENT_NOT_FOUND")
+    live_local_only(agent_id)
     subscription = monitor.bus.subscribe(METRICS_TOPIC)
 
     async def events() -> AsyncIterator[bytes]:
