@@ -109,64 +109,107 @@ def unpack_ints(blob: bytes) -> list[int]:
 
 
 Stats = tuple[int, int, int, int]  # min, max, sum, count of fixed-point values
+Block = dict[int, dict[int, Stats]]  # series id -> bucket timestamp -> stats
+_BLOCK_HEADER = struct.Struct("<BIII")  # layout, buckets, series, bytes of the index
+WHOLE, SPLIT = 0, 1
 
 
-def encode_rollup(stats: dict[int, Stats]) -> bytes:
-    """A rollup row: series id -> (min, max, sum, count).
+def _deltas(values: Sequence[int]) -> list[int]:
+    return [b - a for a, b in zip([0, *values], values, strict=False)]
 
-    Stored column by column: id steps, mins, spreads (max - min), excesses (sum - count * min)
-    and counts, so each column's similar numbers sit together and steady series (small
-    spread) and repeated counts cost next to nothing after deflate.
+
+def _series_numbers(per_bucket: dict[int, Stats], buckets: Sequence[int]) -> list[int]:
+    """One series' stats over the block's buckets: lows (zigzagged steps along time), then
+    spreads (max - min), excesses (sum - count * min) and counts, all three never negative;
+    absent buckets count 0."""
+    empty = (0, 0, 0, 0)
+    stats = [per_bucket.get(b, empty) for b in buckets]
+    return (
+        zigzag(_deltas([s[0] for s in stats]))
+        + [s[1] - s[0] for s in stats]
+        + [s[2] - s[3] * s[0] for s in stats]
+        + [s[3] for s in stats]
+    )
+
+
+def encode_block(block: Block, *, split: bool = False) -> bytes:
+    """Rollup stats of several series over several buckets.
+
+    Each series' numbers sit together, steps along time, so a steady series costs next to
+    nothing after deflate. WHOLE packs every series into one stream (small blocks written at
+    each compaction); SPLIT compresses each series on its own behind an offset table (sealed
+    blocks of a day or an hour), so a query inflates only the series it asks for.
     """
-    items = sorted(stats.items())
-    steps = [sid - prev for (sid, _), prev in zip(items, [0] + [i[0] for i in items], strict=False)]
-    lows = [s[0] for _, s in items]
-    spreads = [s[1] - s[0] for _, s in items]
-    excesses = [s[2] - s[3] * s[0] for _, s in items]
-    counts = [s[3] for _, s in items]
-    return pack_ints(steps + lows + spreads + excesses + counts)
+    ids = sorted(block)
+    buckets = sorted({b for per in block.values() for b in per})
+    index = pack_ints(_deltas(buckets) + _deltas(ids))
+    columns = [_series_numbers(block[sid], buckets) for sid in ids]
+    if split:
+        parts = [_pack_counted(c) for c in columns]
+        offsets = list(accumulate((len(p) for p in parts), initial=0))
+        payload = array("I", offsets).tobytes() + b"".join(parts)
+    else:
+        payload = _pack_counted([n for c in columns for n in c])
+    layout = SPLIT if split else WHOLE
+    header = _BLOCK_HEADER.pack(layout, len(buckets), len(ids), len(index))
+    return header + index + payload
 
 
-def decode_rollup(blob: bytes) -> dict[int, Stats]:
-    flat = unpack_ints(blob)
-    n = len(flat) // 5
-    steps, lows, spreads, excesses, counts = (flat[i * n : (i + 1) * n] for i in range(5))
-    out: dict[int, Stats] = {}
-    series_id = 0
-    for step, lo, spread, excess, count in zip(steps, lows, spreads, excesses, counts, strict=True):
-        series_id += step
-        out[series_id] = (lo, lo + spread, excess + count * lo, count)
-    return out
+Columns = tuple[list[int], list[int], list[int], list[int]]  # lows, spreads, excesses, counts
 
 
-_LAYOUTS: dict[bytes, dict[int, int]] = {}
-
-
-def decode_rollup_some(blob: bytes, wanted: set[int]) -> dict[int, Stats]:
-    """Like decode_rollup, for the series in `wanted` only.
-
-    Deflate and unshuffling run in C; the id column is mapped to positions once per distinct
-    layout (rows of one host share it) and only the wanted series are unzigzagged, which is
-    what makes a week of 5-minute rows answer in milliseconds (bench/history_query).
-    """
-    (count,) = struct.unpack_from("<I", blob)
-    values = array("Q", _unshuffle(zlib.decompress(blob[4:]), count))
-    n = count // 5
-    layout_key = values[:n].tobytes()
-    positions = _LAYOUTS.get(layout_key)
-    if positions is None:
-        ids = list(accumulate(unzigzag(values[:n])))
-        positions = {sid: i for i, sid in enumerate(ids)}
-        if len(_LAYOUTS) > 4096:
-            _LAYOUTS.clear()
-        _LAYOUTS[layout_key] = positions
-    out: dict[int, Stats] = {}
-    for sid in wanted:
-        i = positions.get(sid)
-        if i is None:
-            continue
-        lo, spread, excess, cnt = unzigzag(
-            (values[n + i], values[2 * n + i], values[3 * n + i], values[4 * n + i])
+def decode_block(
+    blob: bytes, wanted: set[int] | None = None
+) -> tuple[list[int], dict[int, Columns]]:
+    """Buckets of a block and, per series (those in `wanted`, or all), its stats as columns
+    aligned to them (count 0 where the series has no sample in that bucket). Only the wanted
+    series are decoded, and of them only the lows need Python-level work."""
+    layout, nb, ns, index_len = _BLOCK_HEADER.unpack_from(blob)
+    at = _BLOCK_HEADER.size
+    index = unpack_ints(blob[at : at + index_len])
+    at += index_len
+    buckets = list(accumulate(index[:nb]))
+    ids = list(accumulate(index[nb : nb + ns]))
+    picked = [(i, sid) for i, sid in enumerate(ids) if wanted is None or sid in wanted]
+    out: dict[int, Columns] = {}
+    if not picked:
+        return buckets, out
+    width = 4 * nb
+    if layout == SPLIT:
+        offsets = array("I", blob[at : at + 4 * (ns + 1)])
+        at += 4 * (ns + 1)
+        raw = {i: _unpack_counted(blob[at + offsets[i] : at + offsets[i + 1]]) for i, _ in picked}
+    else:
+        everything = _unpack_counted(blob[at:])
+        raw = {i: everything[i * width : (i + 1) * width] for i, _ in picked}
+    for i, sid in picked:
+        n = raw[i]
+        lows = list(accumulate(unzigzag(n[:nb])))
+        out[sid] = (
+            lows,
+            n[nb : 2 * nb].tolist(),
+            n[2 * nb : 3 * nb].tolist(),
+            n[3 * nb :].tolist(),
         )
-        out[sid] = (lo, lo + spread, excess + cnt * lo, cnt)
-    return out
+    return buckets, out
+
+
+def _pack_counted(numbers: list[int]) -> bytes:
+    return struct.pack("<I", len(numbers)) + _pack(numbers)
+
+
+def _unpack_counted(blob: bytes) -> array[int]:
+    """_pack_counted's unsigned numbers as an array (slicing it copies no Python ints)."""
+    (count,) = struct.unpack_from("<I", blob)
+    return array("Q", _unshuffle(zlib.decompress(blob[4:]), count))
+
+
+def block_from_columns(buckets: Sequence[int], series: dict[int, Columns]) -> Block:
+    return {
+        sid: {
+            b: (lo, lo + spread, excess + count * lo, count)
+            for b, lo, spread, excess, count in zip(buckets, *columns, strict=True)
+            if count
+        }
+        for sid, columns in series.items()
+    }
