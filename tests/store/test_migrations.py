@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -38,3 +40,46 @@ def test_upgrade_twice_is_a_no_op(db_url: str) -> None:
     migrate.upgrade(db_url)
     migrate.upgrade(db_url)
     assert migrate.current_revision(db_url) == migrate.head_revision()
+
+
+def test_rollup_rows_of_0002_become_blocks_and_back(db_url: str) -> None:
+    from fleetdeck.tsdb import codec
+
+    # 0002's layout: id steps, lows, spreads, excesses, counts; series 4 and 7
+    old_row = codec.pack_ints([4, 3, 3, 250, 50, 2, 88, 1, 4, 2])
+    migrate.upgrade(db_url, "0002")
+    engine = sa.create_engine(sync_url(db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ts_rollups (host, resolution, bucket_ts, samples, data)"
+                    " VALUES ('web-1', '1m', 60000, 6, :data)"
+                ),
+                {"data": old_row},
+            )
+        migrate.upgrade(db_url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.text(
+                    "SELECT host, resolution, start_ts, end_ts, samples, data FROM ts_rollup_blocks"
+                )
+            ).one()
+        assert tuple(row[:5]) == ("web-1", "1m", 60000, 60000, 6)
+        with engine.connect() as conn:
+            mark = conn.execute(
+                sa.text("SELECT value FROM settings WHERE key = 'tsdb.rolled_until'")
+            ).scalar()
+        value = json.loads(mark) if isinstance(mark, str) else mark
+        assert value == 3_600_000  # past the newest 1m bucket: already in every tier
+        buckets, series = codec.decode_block(bytes(row[5]))
+        assert codec.block_from_columns(buckets, series) == {
+            4: {60000: (3, 53, 100, 4)},
+            7: {60000: (250, 252, 501, 2)},
+        }
+        migrate.downgrade(db_url, "0002")
+        with engine.connect() as conn:
+            back = conn.execute(sa.text("SELECT bucket_ts, samples, data FROM ts_rollups")).one()
+        assert (back[0], back[1], bytes(back[2])) == (60000, 6, old_row)
+    finally:
+        engine.dispose()

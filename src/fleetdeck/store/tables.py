@@ -80,7 +80,7 @@ audit_events = sa.Table(
 )
 
 # Time series (tsdb/). Series ids are small integers; samples live compressed in chunks, one
-# row per host, schema (set of series) and run of ticks; rollups one row per host and bucket.
+# row per host, schema (set of series) and run of ticks; rollups in blocks of buckets per host.
 # Rowid tables on purpose: WITHOUT ROWID keeps only ~1 KB of a row on its page and spilled our
 # 1-5 KB rows into mostly empty overflow pages (3.7x the data on disk, bench/ingest).
 ts_series = sa.Table(
@@ -113,14 +113,15 @@ ts_chunks = sa.Table(
     sa.UniqueConstraint("host", "start_ts", "schema_id", name="uq_ts_chunks_host"),
 )
 
-ts_rollups = sa.Table(
-    "ts_rollups",
+ts_rollup_blocks = sa.Table(
+    "ts_rollup_blocks",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("host", sa.String(128), nullable=False),
     sa.Column("resolution", sa.String(4), nullable=False),
-    sa.Column("bucket_ts", sa.BigInteger, nullable=False),
-    sa.Column("samples", sa.Integer, nullable=False),
+    sa.Column("start_ts", sa.BigInteger, nullable=False),  # first bucket in the block
+    sa.Column("end_ts", sa.BigInteger, nullable=False),  # last bucket in the block
+    sa.Column("samples", sa.BigInteger, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
-    sa.UniqueConstraint("host", "resolution", "bucket_ts", name="uq_ts_rollups_host"),
+    sa.Index("ix_ts_rollup_blocks_span", "host", "resolution", "start_ts"),
 )

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fleetdeck.store.tables import ts_chunks, ts_rollups, ts_schemas, ts_series
+from fleetdeck.store.tables import ts_chunks, ts_rollup_blocks, ts_schemas, ts_series
 
 
 async def all_series(conn: AsyncConnection) -> list[tuple[int, str, str]]:
@@ -67,50 +67,83 @@ async def chunks_for(
     return [(r.schema_id, r.start_ts, r.data) for r in rows]
 
 
-async def put_rollups(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or update rollup rows (host, resolution, bucket_ts, samples, data) in place."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(ts_rollups)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(ts_rollups)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["host", "resolution", "bucket_ts"],
-        set_={"samples": stmt.excluded.samples, "data": stmt.excluded.data},
-    )
-    await conn.execute(stmt, list(rows))
+async def insert_rollups(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Add rollup blocks (host, resolution, start_ts, end_ts, samples, data); never updates."""
+    if rows:
+        await conn.execute(ts_rollup_blocks.insert(), list(rows))
 
 
 async def rollups_for(
     conn: AsyncConnection, host: str, resolution: str, start: int, end: int
 ) -> list[tuple[int, bytes]]:
+    """(id, data) of the host's blocks at `resolution` holding buckets in [start, end]."""
     rows = await conn.execute(
-        sa.select(ts_rollups.c.bucket_ts, ts_rollups.c.data)
+        sa.select(ts_rollup_blocks.c.id, ts_rollup_blocks.c.data)
         .where(
-            ts_rollups.c.host == host,
-            ts_rollups.c.resolution == resolution,
-            ts_rollups.c.bucket_ts >= start,
-            ts_rollups.c.bucket_ts <= end,
+            ts_rollup_blocks.c.host == host,
+            ts_rollup_blocks.c.resolution == resolution,
+            ts_rollup_blocks.c.start_ts <= end,
+            ts_rollup_blocks.c.end_ts >= start,
         )
-        .order_by(ts_rollups.c.bucket_ts)
+        .order_by(ts_rollup_blocks.c.start_ts)
     )
-    return [(r.bucket_ts, r.data) for r in rows]
+    return [(r.id, r.data) for r in rows]
 
 
-async def rollups_since(
-    conn: AsyncConnection, resolution: str, since: int
-) -> list[tuple[str, int, bytes]]:
+async def unsealed_periods(
+    conn: AsyncConnection, resolution: str, period: int, before: int, limit: int
+) -> list[tuple[str, int]]:
+    """(host, period start) of periods ending before `before` that hold more than one block
+    lying wholly within the period."""
+    slot = (ts_rollup_blocks.c.start_ts // period).label("slot")
     rows = await conn.execute(
-        sa.select(ts_rollups.c.host, ts_rollups.c.bucket_ts, ts_rollups.c.data).where(
-            ts_rollups.c.resolution == resolution, ts_rollups.c.bucket_ts >= since
+        sa.select(ts_rollup_blocks.c.host, slot)
+        .where(
+            ts_rollup_blocks.c.resolution == resolution,
+            ts_rollup_blocks.c.end_ts < before,
+            ts_rollup_blocks.c.start_ts // period == ts_rollup_blocks.c.end_ts // period,
+        )
+        .group_by(ts_rollup_blocks.c.host, slot)
+        .having(sa.func.count() > 1)
+        .limit(limit)
+    )
+    return [(r.host, int(r.slot) * period) for r in rows]
+
+
+async def rollups_within(
+    conn: AsyncConnection, host: str, resolution: str, start: int, end: int
+) -> list[tuple[int, bytes]]:
+    """(id, data) of the host's blocks at `resolution` lying wholly within [start, end)."""
+    rows = await conn.execute(
+        sa.select(ts_rollup_blocks.c.id, ts_rollup_blocks.c.data).where(
+            ts_rollup_blocks.c.host == host,
+            ts_rollup_blocks.c.resolution == resolution,
+            ts_rollup_blocks.c.start_ts >= start,
+            ts_rollup_blocks.c.end_ts < end,
         )
     )
-    return [(r.host, r.bucket_ts, r.data) for r in rows]
+    return [(r.id, r.data) for r in rows]
+
+
+async def rollup_hosts(conn: AsyncConnection, resolution: str, start: int, end: int) -> list[str]:
+    """Hosts with blocks at `resolution` lying within [start, end)."""
+    rows = await conn.execute(
+        sa.select(ts_rollup_blocks.c.host)
+        .where(
+            ts_rollup_blocks.c.resolution == resolution,
+            ts_rollup_blocks.c.start_ts >= start,
+            ts_rollup_blocks.c.end_ts < end,
+        )
+        .distinct()
+    )
+    return [r.host for r in rows]
+
+
+async def replace_rollups(
+    conn: AsyncConnection, old_ids: Sequence[int], row: dict[str, Any]
+) -> None:
+    await conn.execute(ts_rollup_blocks.delete().where(ts_rollup_blocks.c.id.in_(old_ids)))
+    await conn.execute(ts_rollup_blocks.insert(), [row])
 
 
 async def delete_chunks_before(conn: AsyncConnection, end_before: int) -> int:
@@ -119,8 +152,8 @@ async def delete_chunks_before(conn: AsyncConnection, end_before: int) -> int:
 
 async def delete_rollups_before(conn: AsyncConnection, resolution: str, before: int) -> int:
     result = await conn.execute(
-        ts_rollups.delete().where(
-            ts_rollups.c.resolution == resolution, ts_rollups.c.bucket_ts < before
+        ts_rollup_blocks.delete().where(
+            ts_rollup_blocks.c.resolution == resolution, ts_rollup_blocks.c.end_ts < before
         )
     )
     return result.rowcount
@@ -146,12 +179,12 @@ async def counts(conn: AsyncConnection) -> dict[str, Any]:
         raw_samples += widths.get(schema_id, 0) * int(ticks)
     rollup_rows = await conn.execute(
         sa.select(
-            ts_rollups.c.resolution,
+            ts_rollup_blocks.c.resolution,
             sa.func.count(),
-            sa.func.sum(ts_rollups.c.samples),
-            sa.func.min(ts_rollups.c.bucket_ts),
-            sa.func.sum(sa.func.length(ts_rollups.c.data)),
-        ).group_by(ts_rollups.c.resolution)
+            sa.func.sum(ts_rollup_blocks.c.samples),
+            sa.func.min(ts_rollup_blocks.c.start_ts),
+            sa.func.sum(sa.func.length(ts_rollup_blocks.c.data)),
+        ).group_by(ts_rollup_blocks.c.resolution)
     )
     series = (await conn.execute(sa.select(sa.func.count()).select_from(ts_series))).scalar_one()
     return {
