@@ -70,6 +70,35 @@ async def test_rollups_merge_across_compactions_and_the_head(db: Database, tmp_p
     assert hourly == cpu
 
 
+async def test_finished_hours_roll_up_and_days_seal_answering_the_same(
+    db: Database, tmp_path: Path
+) -> None:
+    t0 = minute_start() - 3_600_000  # two hours ago, on the hour
+    store = TimeSeriesStore(db, tmp_path, RETENTION)
+    await store.open(now=t0)  # first start at t0: the watermark is there
+    for part in range(8):  # eight compactions over 80 minutes, one sample every 10 s
+        await feed(store, t0 + part * 600_000, 60, step=10_000)
+        await store.compact()
+    span = (t0, t0 + 80 * 60_000)
+    tiers = ("1m", "5m", "1h")
+    before = {r: (await store.query("web-1", *span, r, ["cpu", "memory"])).rows for r in tiers}
+    assert [len(before[r]) for r in tiers] == [80, 16, 2]
+    assert set((await store.stats())["rollups"]) == {"1m"}  # only 1m is written at compaction
+
+    written = await store.seal(now=t0 + 2 * DAY)  # both hours, and their day, are over
+    assert written >= 2 and store.rolled_until == t0 + 2 * DAY - 3_600_000
+    after = {r: (await store.query("web-1", *span, r, ["cpu", "memory"])).rows for r in tiers}
+    assert after == before
+    stats = (await store.stats())["rollups"]
+    assert stats["1m"]["rows"] == 8 and stats["5m"]["rows"] in (1, 2)  # 2 across midnight
+    assert await store.seal(now=t0 + 2 * DAY) == 0  # nothing left to do
+
+    await store.ingest("web-1", t0 + 5_000, [("cpu", 99.0)])  # late: behind the watermark
+    await store.compact()
+    (_, (cpu,)) = (await store.query("web-1", t0, t0, "1h", ["cpu"])).rows[0]
+    assert cpu[2] == 99.0 and cpu != before["1h"][0][1][0]
+
+
 async def test_flushed_samples_survive_a_crash(db: Database, tmp_path: Path) -> None:
     store = await open_store(db, tmp_path)
     t0 = minute_start()
