@@ -19,6 +19,7 @@ from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector, default_collectors
 from fleetdeck.config import Settings
 from fleetdeck.fleet.local import LocalMonitor
+from fleetdeck.memory import freeze_startup_objects
 from fleetdeck.store import migrate, sessions, settings_kv
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
@@ -86,6 +87,7 @@ def create_app(config: Settings) -> FastAPI:
             asyncio.create_task(tsdb.run()),
             asyncio.create_task(_housekeeping(db)),
         ]
+        freeze_startup_objects()
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 
@@ -40,4 +41,6 @@ def to_ms(moment: datetime) -> int:
 
 
 def rfc3339_ms(ms: int) -> str:
-    return rfc3339_from_epoch(ms / 1000)
+    """Whole seconds, UTC, `Z`: the shape of every timestamp in the API (strftime: history
+    replies format thousands of these)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))

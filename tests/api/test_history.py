@@ -121,6 +121,7 @@ def test_store_statistics(api: Api, start: int) -> None:
     assert stats["samples"]["raw"] >= 240 and stats["samples"]["1m"] >= 40  # type: ignore[index]
     assert stats["oldest_sample"]["raw"] <= iso(start)  # type: ignore[index]
     assert stats["database_bytes"] > 0 and stats["last_rollup"]  # type: ignore[operator]
+    assert stats["rolled_up_until"].endswith(":00:00Z")  # type: ignore[union-attr]
     assert stats["retention_seconds"] == {"raw": 86400, "1m": 604800, "5m": 2592000, "1h": 34560000}
 
 

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from fleetdeck.api.deps import MonitorDep, SettingsDep, live_local_only, require
 from fleetdeck.auth.service import Principal
@@ -107,26 +108,33 @@ def _select(
     return Selection(host, begin, stop, res, _keys(tsdb, host, metrics))
 
 
-def _point(avg: float, lo: float, hi: float) -> dict[str, float]:
-    return {"avg": avg, "min": lo, "max": hi}
-
-
 def _history_body(sel: Selection, result: QueryResult) -> dict[str, Any]:
     data = []
+    keys = result.keys
     for ts, points in result.rows:
         entry: dict[str, Any] = {"timestamp": rfc3339_ms(ts)}
-        for key, point in zip(result.keys, points, strict=True):
-            if point is not None:
-                entry[key] = _point(*point)
+        for key, p in zip(keys, points, strict=True):
+            if p is not None:
+                entry[key] = {"avg": p[0], "min": p[1], "max": p[2]}
         data.append(entry)
     return {
         "from": rfc3339_ms(result.start),
         "to": rfc3339_ms(result.end),
         "resolution": result.resolution,
         "agent_id": sel.host,
-        "metrics": result.keys,
+        "metrics": keys,
         "data": data,
     }
+
+
+def _history_json(sel: Selection, result: QueryResult) -> bytes:
+    """The reply, encoded by orjson: a week at 5 minutes is 2,016 entries of up to a dozen
+    metrics, and json.dumps alone took as long as the query (bench/history_query)."""
+    return orjson.dumps(_history_body(sel, result))
+
+
+def history_response(sel: Selection, result: QueryResult) -> Response:
+    return Response(_history_json(sel, result), media_type="application/json")
 
 
 @dataclass
@@ -163,12 +171,12 @@ def history_params(
 Params = Annotated[HistoryParams, Depends(history_params)]
 
 
-@router.get("/history")
-async def history(_: Reader, tsdb: TsdbDep, params: Params) -> dict[str, Any]:
+@router.get("/history", response_model=None)
+async def history(_: Reader, tsdb: TsdbDep, params: Params) -> Response:
     """Points per metric with avg/min/max; without `resolution`, the one nearest ~1,000 points."""
     sel = params.select(tsdb)
     result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
-    return _history_body(sel, result)
+    return history_response(sel, result)
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -207,7 +215,7 @@ async def export_metrics(
     monitor: MonitorDep,
     params: Params,
     format: Literal["json", "csv"] = "json",  # the Tyto parameter name
-) -> JSONResponse | StreamingResponse:
+) -> Response:
     """The current snapshot, or with from/to/range the history, as JSON or CSV."""
     if not params.has_window:
         live_local_only(params.agent_id)
@@ -222,7 +230,7 @@ async def export_metrics(
     sel = params.select(tsdb)
     if format == "json":
         result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
-        return JSONResponse(_history_body(sel, result))
+        return history_response(sel, result)
     name = f"fleetdeck-{sel.host}-{sel.resolution}.csv"
     return StreamingResponse(
         _csv_history(tsdb, sel),
@@ -259,6 +267,7 @@ async def metrics_store_stats(_: Reader, tsdb: TsdbDep, settings: SettingsDep) -
         "wal_bytes": counts["wal_bytes"],
         "database_bytes": counts["database_bytes"],
         "last_rollup": _age(tsdb.last_compaction),
+        "rolled_up_until": rfc3339_ms(tsdb.rolled_until),  # 5m and 1h hold the hours before
         "last_retention_run": _age(tsdb.last_retention),
         "retention_seconds": {k: v // 1000 for k, v in settings.retention_ms.items()},
         "resolutions": list(ALL_RESOLUTIONS),
