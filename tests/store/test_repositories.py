@@ -17,7 +17,7 @@ from fleetdeck.store.engine import Database
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     migrate.upgrade(db_url)
-    database = Database(db_url)
+    database = Database(db_url, audit_key=b"k" * 32)
     async with database.write() as conn:
         await roles.upsert_system_roles(conn, SYSTEM_ROLES)
     yield database

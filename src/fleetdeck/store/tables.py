@@ -26,6 +26,8 @@ users = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("last_login", sa.DateTime, nullable=True),
+    sa.Column("totp_secret", sa.String(255), nullable=True),  # encrypted (auth/secretbox.py)
+    sa.Column("totp_enabled", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 roles = sa.Table(
@@ -36,6 +38,8 @@ roles = sa.Table(
     sa.Column("description", sa.String(500), nullable=False, server_default=""),
     sa.Column("permissions", sa.JSON, nullable=False),
     sa.Column("is_system", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Host groups the role's grants are limited to; empty means every host.
+    sa.Column("host_groups", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
 )
 
 user_roles = sa.Table(
@@ -76,7 +80,53 @@ audit_events = sa.Table(
     sa.Column("resource", sa.String(255), nullable=True),
     sa.Column("success", sa.Boolean, nullable=False),
     sa.Column("details", sa.JSON, nullable=False),
+    # HMAC-SHA256 chain (auth/audit_chain.py): each event signs its content and its predecessor.
+    sa.Column("prev_signature", sa.String(64), nullable=True),
+    sa.Column("signature", sa.String(64), nullable=True),
     sa.Index("ix_audit_events_timestamp", "timestamp"),
+    sa.Index("ix_audit_events_actor", "actor"),
+    sa.Index("ix_audit_events_action", "action"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),  # shown in lists to tell tokens apart
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=True),
+    sa.Column("last_used_at", sa.DateTime, nullable=True),
+)
+
+# Consecutive failures per key ("user:NAME" or "ip:ADDRESS"), shared by login and password change.
+auth_lockouts = sa.Table(
+    "auth_lockouts",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.DateTime, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+mfa_recovery_codes = sa.Table(
+    "mfa_recovery_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("used_at", sa.DateTime, nullable=True),
+)
+
+user_preferences = sa.Table(
+    "user_preferences",
+    metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("panel_config", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 # Time series (tsdb/). Series ids are small integers; samples live compressed in chunks, one
