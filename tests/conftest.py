@@ -64,6 +64,8 @@ class Api:
             "/api/v1/auth/login", json={"username": username, "password": password}
         )
         assert reply.status_code == 200, reply.text
+        # Header-authenticated tests must not ride on the browser cookies login also sets.
+        self.client.cookies.clear()
         return {"Authorization": f"Bearer {reply.json()['token']}"}
 
     def as_(self, persona: str) -> dict[str, str]:

@@ -8,19 +8,37 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from fleetdeck import __version__
-from fleetdeck.api import auth, health, history, processes, settings, stream
+from fleetdeck.api import (
+    audit as audit_api,
+)
+from fleetdeck.api import (
+    auth,
+    config_bundle,
+    health,
+    history,
+    processes,
+    roles,
+    security,
+    settings,
+    stream,
+    tokens,
+    users,
+)
 from fleetdeck.api.errors import BodyLimitMiddleware, install_error_handlers
+from fleetdeck.auth import keys, lockout
 from fleetdeck.auth import service as auth_service
+from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector, default_collectors
 from fleetdeck.config import Settings
 from fleetdeck.fleet.local import LocalMonitor
 from fleetdeck.memory import freeze_startup_objects
-from fleetdeck.store import migrate, sessions, settings_kv
+from fleetdeck.store import audit, migrate, sessions, settings_kv
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
@@ -56,13 +74,36 @@ async def _initial_interval(db: Database, configured: float) -> float:
     return float(stored) if isinstance(stored, int | float) else configured
 
 
+def open_database(config: Settings) -> Database:
+    """The configured database, signing audit events with the data dir's key."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(
+        config.effective_database_url, audit_key=keys.load_or_create(config.data_dir, "audit")
+    )
+
+
+def auth_config(config: Settings) -> auth_service.AuthConfig:
+    return auth_service.AuthConfig(
+        policy=lockout.Policy(
+            threshold=config.lockout_threshold,
+            duration=timedelta(seconds=config.lockout_duration),
+        ),
+        box=keys.SecretBox(keys.load_or_create(config.data_dir, "secret")),
+        session_ttl=config.session_ttl,
+    )
+
+
 def create_app(config: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         url = config.effective_database_url
         await asyncio.to_thread(migrate.upgrade, url)
-        db = Database(url)
+        db = open_database(config)
+        async with db.write() as conn:
+            signed = await audit.sign_unsigned(conn)
+        if signed:
+            log.info("signed %d audit events written before the audit chain existed", signed)
         admin_password = config.admin_password.get_secret_value() if config.admin_password else None
         generated = await auth_service.bootstrap(db, admin_password)
         if generated:
@@ -82,6 +123,7 @@ def create_app(config: Settings) -> FastAPI:
         interval = await _initial_interval(db, config.refresh_interval)
         monitor = LocalMonitor(bus, collector, interval, tsdb)
         app.state.db, app.state.bus, app.state.monitor, app.state.tsdb = db, bus, monitor, tsdb
+        app.state.auth_config = auth_config(config)
         tasks = [
             asyncio.create_task(monitor.run()),
             asyncio.create_task(tsdb.run()),
@@ -115,6 +157,19 @@ def create_app(config: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.include_router(health.router)
-    for module in (auth, stream, history, processes, settings):
+    app.state.login_limiter = SlidingWindow(config.login_rate_limit)
+    for module in (
+        auth,
+        users,
+        roles,
+        tokens,
+        security,
+        audit_api,
+        config_bundle,
+        stream,
+        history,
+        processes,
+        settings,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     return app

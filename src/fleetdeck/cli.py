@@ -26,8 +26,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users from the server host.", no_args_is_help=True)
+audit_app = typer.Typer(help="The signed audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 
@@ -162,15 +164,127 @@ def user_create(
     err.print(f"created user {username} with roles {', '.join(roles)}")
 
 
+@user_app.command("reset-password")
+def user_reset_password(
+    username: str,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input instead of a prompt.")
+    ] = False,
+    unlock: Annotated[
+        bool, typer.Option(help="Also clear the account's lockout (default: on).")
+    ] = True,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Recovery on the server host: set a temporary password (to be changed at next login),
+    end the user's sessions and clear its lockout."""
+    from fleetdeck.auth import accounts
+    from fleetdeck.auth.lockout import user_key
+    from fleetdeck.errors import FleetdeckError
+    from fleetdeck.store import lockouts, users
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+    async def work(db: Database) -> None:
+        async with db.read() as conn:
+            user = await users.get_by_username(conn, username)
+        if user is None:
+            err.print(f"[red]fleetdeck: no user {username}[/red]")
+            raise typer.Exit(1)
+        await accounts.reset_password(db, None, user.id, password, ip=None)
+        if unlock:
+            async with db.write() as conn:
+                await lockouts.clear(conn, [user_key(username)])
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except FleetdeckError as exc:
+        err.print(f"[red]fleetdeck: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    err.print(f"password of {username} reset; it must be changed at next login")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    identifier: Annotated[str, typer.Argument(help="A username or an IP address.")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Clear the lockout of a username or a source IP address."""
+    from fleetdeck.auth.lockout import ip_key, user_key
+    from fleetdeck.store import lockouts
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    cleared = 0
+
+    async def work(db: Database) -> None:
+        nonlocal cleared
+        async with db.write() as conn:
+            cleared = await lockouts.clear(conn, [user_key(identifier), ip_key(identifier)])
+
+    asyncio.run(_with_database(settings, work))
+    err.print(f"cleared {cleared} lockout record(s) for {identifier}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    config: ConfigOpt = None, data_dir: DataDirOpt = None, database_url: DatabaseOpt = None
+) -> None:
+    """Check every audit event's signature and its link to the one before it.
+
+    Exits 0 when the whole chain holds, 1 when any event was edited, removed or inserted.
+    Prints the newest signature: keep it elsewhere to detect later removal of the newest events.
+    """
+    from rich.progress import Progress
+
+    from fleetdeck.store import audit
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    problems: list[tuple[int, str]] = []
+    summary: dict[str, object] = {}
+
+    async def work(db: Database) -> None:
+        assert db.audit_key is not None
+        async with db.read() as conn:
+            total = await audit.count(conn)
+            head: str | None = None
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task("verifying audit events", total=total)
+                async for verdict in audit.walk(conn, db.audit_key):
+                    if not verdict.valid:
+                        problems.append((verdict.id, verdict.problem or "invalid"))
+                    progress.advance(task)
+            head = (await audit.recent(conn, limit=1) or [{"signature": None}])[0]["signature"]
+        summary.update(total=total, head=head)
+
+    asyncio.run(_with_database(settings, work))
+    for event_id, problem in problems[:50]:
+        err.print(f"[red]event {event_id}: {problem}[/red]")
+    if len(problems) > 50:
+        err.print(f"[red]… and {len(problems) - 50} more[/red]")
+    verdict = "FAILED" if problems else "ok"
+    typer.echo(
+        f"audit chain {verdict}: {summary['total']} events, {len(problems)} invalid; "
+        f"newest signature {summary['head'] or '-'}"
+    )
+    if problems:
+        raise typer.Exit(1)
+
+
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[object]]) -> None:
+    from fleetdeck.app import open_database
     from fleetdeck.auth import service
     from fleetdeck.store import migrate
-    from fleetdeck.store.engine import Database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url = settings.effective_database_url
-    await asyncio.to_thread(migrate.upgrade, url)
-    db = Database(url)
+    await asyncio.to_thread(migrate.upgrade, settings.effective_database_url)
+    db = open_database(settings)
     try:
         await service.ensure_system_roles(db)
         await work(db)

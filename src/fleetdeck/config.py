@@ -78,6 +78,34 @@ class Settings(BaseSettings):
     session_ttl: int = Field(
         86400, ge=60, le=90 * 86400, description="Seconds a login session stays valid."
     )
+    lockout_threshold: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description=(
+            "Consecutive failed logins or password changes that lock the account and the source IP."
+        ),
+    )
+    lockout_duration: Duration = Field(
+        900, ge=1, le=86400, description="How long a lockout lasts (`15m`, or seconds)."
+    )
+    login_rate_limit: int = Field(
+        5, ge=1, le=10000, description="Login attempts allowed per source IP per minute."
+    )
+    allow_registration: bool = Field(
+        False,
+        description="Let anyone create an account with `POST /api/v1/auth/register`.",
+    )
+    registration_role: str = Field(
+        "viewer", description="Role given to accounts created by registration."
+    )
+    public_url: str | None = Field(
+        None,
+        description=(
+            "URL users reach the server at (e.g. `https://fleet.example.com`); used for the "
+            "OIDC redirect URI. Default: taken from each request."
+        ),
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted; larger ones get 413."
     )

@@ -42,3 +42,22 @@ class NotFound(FleetdeckError):
 class Conflict(FleetdeckError):
     status = 409
     code = "CONFLICT"
+
+
+class TooManyRequests(FleetdeckError):
+    """429: rate limit or lockout. `retry_after` seconds becomes the `Retry-After` header."""
+
+    status = 429
+    code = "RATE_LIMITED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        self.headers = {"Retry-After": str(max(1, retry_after)), **(headers or {})}

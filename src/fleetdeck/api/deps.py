@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from fleetdeck.auth.service import Principal, authenticate
+from fleetdeck.auth.service import AuthConfig, Principal, authenticate
 from fleetdeck.config import Settings
 from fleetdeck.errors import Forbidden, NotFound, Unauthorized
 from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
@@ -24,6 +25,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_auth_config(request: Request) -> AuthConfig:
+    config: AuthConfig = request.app.state.auth_config
+    return config
+
+
 def get_monitor(request: Request) -> LocalMonitor:
     monitor: LocalMonitor = request.app.state.monitor
     return monitor
@@ -32,6 +38,12 @@ def get_monitor(request: Request) -> LocalMonitor:
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MonitorDep = Annotated[LocalMonitor, Depends(get_monitor)]
+AuthConfigDep = Annotated[AuthConfig, Depends(get_auth_config)]
+
+SESSION_COOKIE = "fleetdeck_session"
+CSRF_COOKIE = "fleetdeck_csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def live_local_only(agent_id: str | None) -> None:
@@ -52,9 +64,26 @@ def _token_from(request: Request) -> str | None:
     return request.headers.get("x-api-token") or None
 
 
+def _cookie_token(request: Request) -> str | None:
+    """The browser's session cookie; unsafe methods must echo the CSRF cookie in a header
+    (double submit), which a cross-site form or script cannot read to copy."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    if request.method not in _SAFE_METHODS:
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not expected or not hmac.compare_digest(expected, sent):
+            raise Forbidden(
+                "missing or wrong X-CSRF-Token header for a cookie session",
+                code="CSRF_FAILED",
+            )
+    return token
+
+
 async def authenticated(request: Request, db: DatabaseDep) -> Principal:
     """Any valid session, even one that must change its password first."""
-    token = _token_from(request)
+    token = _token_from(request) or _cookie_token(request)
     if token is None:
         raise Unauthorized("authentication required", code="AUTH_REQUIRED")
     principal = await authenticate(db, token)

@@ -55,7 +55,8 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 
 async def _domain(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FleetdeckError)
-    return error_response(exc.status, exc.message, exc.code, exc.details)
+    headers: dict[str, str] | None = getattr(exc, "headers", None)
+    return error_response(exc.status, exc.message, exc.code, exc.details, headers=headers)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

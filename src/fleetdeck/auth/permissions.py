@@ -14,6 +14,16 @@ PERMISSIONS: dict[str, str] = {
     "processes:signal": "Send signals to processes.",
     "settings:read": "See server settings such as the refresh interval.",
     "settings:write": "Change server settings such as the refresh interval.",
+    "users:read": "List users and see their roles.",
+    "users:write": "Create, change, disable users; reset their passwords; assign roles.",
+    "roles:read": "List roles and their permissions.",
+    "roles:write": "Create, change and delete custom roles.",
+    "tokens:admin": "See and revoke every user's API tokens (everyone manages their own).",
+    "audit:read": "Read the audit log and verify its signatures.",
+    "security:read": "See the security posture, lockouts and the OIDC configuration.",
+    "security:write": "Reset lockouts and configure OIDC login.",
+    "config:export": "Export the server configuration as an encrypted bundle.",
+    "config:import": "Restore the server configuration from an encrypted bundle.",
 }
 
 # (id, name, description, permissions). Written to the roles table at every start.
@@ -23,7 +33,7 @@ SYSTEM_ROLES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
         "operator",
         "Operator",
         "Watch hosts and act on them",
-        ("metrics:read", "processes:*", "settings:read"),
+        ("metrics:read", "processes:*", "settings:read", "users:read", "roles:read"),
     ),
     ("viewer", "Viewer", "Read-only access to monitoring data", ("metrics:read", "processes:read")),
 )
@@ -36,3 +46,13 @@ def grants(granted: Iterable[str], needed: str) -> bool:
         if grant == "*" or grant == needed or grant == f"{resource}:*":
             return True
     return False
+
+
+def unknown_permissions(requested: Iterable[str]) -> list[str]:
+    """Entries that are neither `*`, a known permission, nor `resource:*` of a known resource."""
+    resources = {p.split(":", 1)[0] for p in PERMISSIONS}
+    return [
+        p
+        for p in requested
+        if p != "*" and p not in PERMISSIONS and not (p.endswith(":*") and p[:-2] in resources)
+    ]
