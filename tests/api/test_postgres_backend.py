@@ -30,3 +30,40 @@ def test_login_settings_and_restart_on_postgresql(tmp_path: Path, pg: PostgresSe
     with TestClient(create_app(settings)) as client:
         assert client.get("/api/v1/settings/refresh", headers=headers).json() == {"interval": 9}
     assert not (tmp_path / "data" / "fleetdeck.db").exists()
+
+
+def test_access_layer_on_postgresql(tmp_path: Path, pg: PostgresServer) -> None:
+    settings = make_settings(
+        tmp_path, database_url=pg.create_database("app_access"), login_rate_limit=100
+    )
+    with TestClient(create_app(settings)) as client:
+        login = {"username": "admin", "password": ADMIN_PASSWORD}
+        headers = {
+            "Authorization": f"Bearer {client.post('/api/v1/auth/login', json=login).json()['token']}"
+        }
+        client.cookies.clear()
+        created = client.post(
+            "/api/v1/users",
+            json={"username": "pgop", "password": "pg-operator-1", "roles": ["operator"]},
+            headers=headers,
+        )
+        assert created.status_code == 201
+        role = client.post(
+            "/api/v1/roles",
+            json={"name": "Web", "permissions": ["processes:*"], "host_groups": ["web"]},
+            headers=headers,
+        )
+        assert role.status_code == 201 and role.json()["host_groups"] == ["web"]
+        token = client.post(
+            "/api/v1/tokens", json={"name": "pg", "scopes": ["metrics:read"]}, headers=headers
+        ).json()["token"]
+        assert client.get("/api/v1/auth/me", headers={"X-API-Token": token}).status_code == 200
+        for _ in range(5):
+            client.post("/api/v1/auth/login", json={"username": "pgop", "password": "wrong-pw"})
+        locked = client.get("/api/v1/security/lockouts", headers=headers).json()["lockouts"]
+        assert {entry["key"] for entry in locked} == {"user:pgop", "ip:testclient"}
+        events = client.get("/api/v1/audit?limit=1000", headers=headers).json()["events"]
+        assert all(
+            client.get(f"/api/v1/audit/{e['id']}/verify", headers=headers).json()["verified"]
+            for e in events
+        )

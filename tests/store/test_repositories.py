@@ -101,3 +101,19 @@ async def test_system_roles_are_refreshed_not_duplicated(db: Database) -> None:
     async with db.write() as conn:
         await roles.upsert_system_roles(conn, SYSTEM_ROLES)
         assert await roles.list_ids(conn) == ["admin", "operator", "viewer"]
+
+
+async def test_concurrent_audit_writes_keep_one_unbroken_chain(db: Database) -> None:
+    import asyncio
+
+    async def write(i: int) -> None:
+        async with db.write() as conn:
+            await audit.record(conn, action="test.concurrent", success=True, details={"i": i})
+
+    await asyncio.gather(*(write(i) for i in range(30)))
+    assert db.audit_key is not None
+    async with db.read() as conn:
+        verdicts = [v async for v in audit.walk(conn, db.audit_key, batch=7)]
+    assert len(verdicts) == 30 and all(v.valid for v in verdicts), [
+        v for v in verdicts if not v.valid
+    ]
