@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests (or, with --bench, the benchmarks) need, when missing.
 set -euo pipefail
 
-packages=(postgresql redis-server)
+packages=(postgresql redis-server chromium)
 if [ "${1:-}" = "--bench" ]; then
   packages+=(prometheus-node-exporter)
 fi

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from fleetdeck import __version__
 from fleetdeck.api import (
@@ -42,6 +43,7 @@ from fleetdeck.memory import freeze_startup_objects
 from fleetdeck.store import audit, migrate, sessions, settings_kv
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
+from fleetdeck.web import routes as web_routes
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,8 @@ def create_app(config: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(web_routes.router)
+    app.mount("/static", StaticFiles(directory=web_routes.STATIC_DIR), name="static")
     app.state.login_limiter = SlidingWindow(config.login_rate_limit)
     for module in (
         auth,

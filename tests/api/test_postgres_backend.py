@@ -38,9 +38,8 @@ def test_access_layer_on_postgresql(tmp_path: Path, pg: PostgresServer) -> None:
     )
     with TestClient(create_app(settings)) as client:
         login = {"username": "admin", "password": ADMIN_PASSWORD}
-        headers = {
-            "Authorization": f"Bearer {client.post('/api/v1/auth/login', json=login).json()['token']}"
-        }
+        token = client.post("/api/v1/auth/login", json=login).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
         client.cookies.clear()
         created = client.post(
             "/api/v1/users",

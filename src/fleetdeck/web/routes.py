@@ -1,0 +1,157 @@
+"""The dashboard: server-rendered pages over the same API everyone else uses.
+
+Pages authenticate with the session cookie that `POST /api/v1/auth/login` sets; their actions
+call the JSON API from the browser with the CSRF header. A page never shows an action its
+viewer may not take, and the API refuses it anyway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from fleetdeck import __version__
+from fleetdeck.api.deps import SESSION_COOKIE, live_local_only
+from fleetdeck.auth.permissions import PERMISSIONS
+from fleetdeck.auth.service import Principal, authenticate
+from fleetdeck.clock import rfc3339
+from fleetdeck.fleet.local import LOCAL_AGENT_ID
+from fleetdeck.store import api_tokens, audit
+from fleetdeck.store.engine import Database
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+RANGES = ("5m", "15m", "30m", "1h", "4h", "12h", "24h", "7d")
+
+
+async def _principal(request: Request) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    db: Database = request.app.state.db
+    return await authenticate(db, token)
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _page(request: Request, name: str, principal: Principal | None, **context: Any) -> Response:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "me": principal,
+            "can": (lambda p: principal is not None and principal.can(p)),
+            "version": __version__,
+            **context,
+        },
+    )
+
+
+async def _signed_in(request: Request) -> Principal | Response:
+    principal = await _principal(request)
+    if principal is None:
+        return _to_login(request)
+    if principal.user.must_change_password:
+        return RedirectResponse("/password", status_code=303)
+    return principal
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/") -> Response:
+    safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+    if await _principal(request) is not None:
+        return RedirectResponse(safe_next, status_code=303)
+    return _page(request, "login.html", None, next=safe_next)
+
+
+@router.get("/password", response_class=HTMLResponse)
+async def password_page(request: Request) -> Response:
+    principal = await _principal(request)
+    if principal is None:
+        return _to_login(request)
+    return _page(request, "password.html", principal)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    hosts = [{"id": LOCAL_AGENT_ID, "name": "this server"}]
+    return _page(request, "overview.html", principal, hosts=hosts)
+
+
+@router.get("/hosts/{agent_id}", response_class=HTMLResponse)
+async def host_page(request: Request, agent_id: str) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    live_local_only(agent_id)
+    return _page(request, "host.html", principal, agent_id=agent_id, ranges=RANGES)
+
+
+@router.get("/tokens", response_class=HTMLResponse)
+async def tokens_page(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    db: Database = request.app.state.db
+    async with db.read() as conn:
+        rows = await api_tokens.list_for(conn, principal.user.id)
+    tokens = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "prefix": t.prefix,
+            "scopes": ", ".join(t.scopes),
+            "created_at": rfc3339(t.created_at),
+            "expires_at": rfc3339(t.expires_at) or "never",
+            "last_used_at": rfc3339(t.last_used_at) or "never",
+        }
+        for t in rows
+    ]
+    scopes = [(p, text) for p, text in PERMISSIONS.items() if principal.can(p)]
+    return _page(request, "tokens.html", principal, tokens=tokens, scopes=scopes)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(
+    request: Request,
+    user: str | None = None,
+    action: str | None = None,
+    offset: int = 0,
+) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    if not principal.can("audit:read"):
+        return _page(request, "denied.html", principal, permission="audit:read")
+    db: Database = request.app.state.db
+    flt = audit.AuditFilter(user=user or None, action=action or None)
+    async with db.read() as conn:
+        rows, total = await audit.search(conn, flt, limit=50, offset=max(0, offset))
+    events = [
+        {**row, "timestamp": rfc3339(row["timestamp"]), "details": row["details"] or {}}
+        for row in rows
+    ]
+    return _page(
+        request,
+        "audit.html",
+        principal,
+        events=events,
+        total=total,
+        offset=max(0, offset),
+        user=user or "",
+        action=action or "",
+    )

@@ -1,0 +1,216 @@
+// Host page: live charts from the SSE stream, or history for a chosen range; processes and
+// the signal dialog.
+"use strict";
+
+const LIVE_POINTS = 300;
+const palette = ["#1095c1", "#d93526", "#398712", "#9236a4", "#c27a00"];
+
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("host");
+  if (root) new HostPage(root);
+});
+
+class HostPage {
+  constructor(root) {
+    this.root = root;
+    this.agent = root.dataset.agent;
+    this.canSignal = root.dataset.canSignal === "true";
+    this.procKind = "topByCpu";
+    this.sort = { key: "cpu", desc: true };
+    this.latest = null;
+    this.live = { x: [], cpu: [], mem: [], swap: [], rx: [], tx: [], rd: [], wr: [], l1: [], l5: [], l15: [] };
+    this.charts = {
+      cpu: this.chart("cpu", ["CPU"], "%"),
+      memory: this.chart("memory", ["memory", "swap"], "%"),
+      net: this.chart("net", ["received", "sent"], "B/s"),
+      disk: this.chart("disk", ["read", "written"], "B/s"),
+      load: this.chart("load", ["1 min", "5 min", "15 min"], ""),
+    };
+    this.bindRanges();
+    this.bindProcesses();
+    this.bindSignal();
+    this.startLive();
+  }
+
+  field(name) { return this.root.querySelector(`[data-field="${name}"]`); }
+
+  chart(name, labels, unit) {
+    const el = this.root.querySelector(`[data-chart="${name}"]`);
+    const fmt = unit === "B/s" ? (u, v) => fd.rate(v) : unit === "%" ? (u, v) => fd.pct(v) : (u, v) => v == null ? "–" : v.toFixed(2);
+    const opts = {
+      width: Math.max(el.clientWidth, 280), height: 180,
+      scales: { x: { time: true }, y: unit === "%" ? { range: [0, 100] } : {} },
+      axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: 70 }],
+      series: [{}, ...labels.map((label, i) => ({ label, stroke: palette[i], width: 1.5, value: fmt }))],
+    };
+    const plot = new uPlot(opts, [[], ...labels.map(() => [])], el);
+    new ResizeObserver(() => plot.setSize({ width: Math.max(el.clientWidth, 280), height: 180 })).observe(el);
+    return plot;
+  }
+
+  startLive() {
+    this.source = new EventSource("/api/v1/stream?agent_id=" + encodeURIComponent(this.agent));
+    this.source.addEventListener("metrics", (event) => this.onSnapshot(JSON.parse(event.data)));
+    this.source.onerror = () => { this.field("status").textContent = "reconnecting…"; this.field("status").dataset.state = "offline"; };
+  }
+
+  onSnapshot(m) {
+    this.latest = m;
+    this.field("hostname").textContent = m.system.hostname;
+    this.field("facts").textContent = `${m.system.architecture} · kernel ${m.system.kernel} · ${m.cpu.cores.length} cores · ${fd.bytes(m.memory.total)} memory · up ${Math.round(m.system.uptime / 3600)} h`;
+    this.field("status").textContent = "online";
+    this.field("status").dataset.state = "online";
+    const L = this.live;
+    L.x.push(Date.parse(m.timestamp) / 1000);
+    L.cpu.push(m.cpu.totalUsage);
+    L.mem.push(100 * (m.memory.total - m.memory.available) / m.memory.total);
+    L.swap.push(m.memory.swapTotal ? 100 * m.memory.swapUsed / m.memory.swapTotal : 0);
+    L.rx.push(m.network.interfaces.reduce((s, i) => s + (i.rxRate || 0), 0));
+    L.tx.push(m.network.interfaces.reduce((s, i) => s + (i.txRate || 0), 0));
+    L.rd.push(m.disk.io.reduce((s, d) => s + (d.readRate || 0), 0));
+    L.wr.push(m.disk.io.reduce((s, d) => s + (d.writeRate || 0), 0));
+    L.l1.push(m.cpu.loadAverage.one); L.l5.push(m.cpu.loadAverage.five); L.l15.push(m.cpu.loadAverage.fifteen);
+    if (L.x.length > LIVE_POINTS) for (const k in L) L[k].shift();
+    if (this.range === undefined || this.range === "live") this.drawLive();
+    this.renderProcesses();
+    this.renderTable("containers", m.docker.containers.map((c) => [c.name, c.image, c.status, c.cpu.toFixed(1)]), m.docker.available, "Docker is not available on this host.");
+    this.renderTable("services", m.systemd.services.map((s) => [s.name, s.state, s.subState]), m.systemd.available, "systemd is not available on this host.");
+  }
+
+  drawLive() {
+    const L = this.live;
+    this.charts.cpu.setData([L.x, L.cpu]);
+    this.charts.memory.setData([L.x, L.mem, L.swap]);
+    this.charts.net.setData([L.x, L.rx, L.tx]);
+    this.charts.disk.setData([L.x, L.rd, L.wr]);
+    this.charts.load.setData([L.x, L.l1, L.l5, L.l15]);
+  }
+
+  bindRanges() {
+    for (const button of this.root.querySelectorAll("[data-range]")) {
+      button.addEventListener("click", () => this.setRange(button.dataset.range));
+    }
+  }
+
+  async setRange(range) {
+    this.range = range;
+    for (const b of this.root.querySelectorAll("[data-range]")) {
+      const on = b.dataset.range === range;
+      b.setAttribute("aria-pressed", on); b.classList.toggle("outline", !on);
+    }
+    const note = document.getElementById("range-note");
+    if (range === "live") { note.textContent = "Live: one point per refresh."; this.drawLive(); return; }
+    note.textContent = `Loading ${range}…`;
+    const url = `/api/v1/history?range=${range}&agent_id=${encodeURIComponent(this.agent)}&metrics=cpu,memory,swap,net.rx,net.tx,disk.read,disk.write,load1,load5,load15`;
+    try {
+      const h = await fd.api("GET", url);
+      if (this.range !== range) return;
+      const sum = (p, family) => Object.keys(p).filter((k) => k === family || k.startsWith(family + "[")).reduce((s, k) => s + p[k].avg, 0);
+      const avg = (p, key) => (p[key] ? p[key].avg : null);
+      const x = h.data.map((p) => Date.parse(p.timestamp) / 1000);
+      this.charts.cpu.setData([x, h.data.map((p) => avg(p, "cpu"))]);
+      this.charts.memory.setData([x, h.data.map((p) => avg(p, "memory")), h.data.map((p) => avg(p, "swap"))]);
+      this.charts.net.setData([x, h.data.map((p) => sum(p, "net.rx")), h.data.map((p) => sum(p, "net.tx"))]);
+      this.charts.disk.setData([x, h.data.map((p) => sum(p, "disk.read")), h.data.map((p) => sum(p, "disk.write"))]);
+      this.charts.load.setData([x, h.data.map((p) => avg(p, "load1")), h.data.map((p) => avg(p, "load5")), h.data.map((p) => avg(p, "load15"))]);
+      note.textContent = `${range}: ${h.data.length} points at ${h.resolution} resolution (averages), ${h.from} – ${h.to}.`;
+      note.dataset.points = h.data.length;
+    } catch (error) {
+      note.textContent = "Could not load history: " + error.message;
+    }
+  }
+
+  bindProcesses() {
+    for (const button of this.root.querySelectorAll("[data-procs]")) {
+      button.addEventListener("click", () => {
+        this.procKind = button.dataset.procs;
+        this.sort = { key: this.procKind === "topByCpu" ? "cpu" : "memory", desc: true };
+        for (const b of this.root.querySelectorAll("[data-procs]")) {
+          const on = b === button; b.setAttribute("aria-pressed", on); b.classList.toggle("outline", !on);
+        }
+        this.renderProcesses();
+      });
+    }
+    for (const th of this.root.querySelectorAll("#processes th[data-key]")) {
+      const sortBy = () => {
+        const key = th.dataset.key;
+        this.sort = { key, desc: this.sort.key === key ? !this.sort.desc : th.dataset.type === "num" };
+        this.renderProcesses();
+      };
+      th.addEventListener("click", sortBy);
+      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortBy(); } });
+    }
+    const lookup = document.getElementById("pid-lookup");
+    lookup.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const out = document.getElementById("pid-result");
+      const pid = lookup.elements.pid.value;
+      try {
+        const p = await fd.api("GET", `/api/v1/processes/${pid}?agent_id=${encodeURIComponent(this.agent)}`);
+        const line = document.createElement("p");
+        line.textContent = `${p.pid} ${p.name} (${p.user}) – ${p.state}, ${fd.bytes(p.memory)} resident`;
+        line.dataset.pid = p.pid;
+        if (this.canSignal) line.append(" ", this.signalButton(p));
+        out.replaceChildren(line);
+      } catch (error) {
+        out.textContent = error.message;
+      }
+    });
+  }
+
+  renderProcesses() {
+    if (!this.latest) return;
+    const { key, desc } = this.sort;
+    const rows = [...this.latest.processes[this.procKind]].sort((a, b) => {
+      const av = a[key], bv = b[key];
+      const order = typeof av === "number" ? av - bv : String(av).localeCompare(String(bv));
+      return desc ? -order : order;
+    });
+    for (const th of this.root.querySelectorAll("#processes th[data-key]")) {
+      th.setAttribute("aria-sort", th.dataset.key === key ? (desc ? "descending" : "ascending") : "none");
+    }
+    fd.fillRows(this.root.querySelector("#processes tbody"), rows.map((p) => {
+      const cells = [String(p.pid), p.name, p.user || "", p.cpu.toFixed(1), fd.bytes(p.memory), p.state];
+      if (this.canSignal) cells.push(this.signalButton(p));
+      return cells;
+    }));
+  }
+
+  signalButton(p) {
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "outline secondary small";
+    button.textContent = "Signal…";
+    button.addEventListener("click", () => this.openSignal(p));
+    return button;
+  }
+
+  bindSignal() {
+    const dialog = document.getElementById("signal-dialog");
+    dialog.querySelector("[data-action=cancel]").addEventListener("click", () => dialog.close());
+    dialog.querySelector("[data-action=send]").addEventListener("click", async () => {
+      const error = dialog.querySelector(".error");
+      try {
+        const signal = Number(dialog.querySelector("select").value);
+        await fd.api("POST", `/api/v1/processes/${this.target.pid}/signal?agent_id=${encodeURIComponent(this.agent)}`, { signal });
+        dialog.close();
+        const result = document.getElementById("pid-result");
+        result.textContent = `Sent signal ${signal} to ${this.target.pid} (${this.target.name}).`;
+      } catch (e) {
+        fd.showError(error, e);
+      }
+    });
+  }
+
+  openSignal(p) {
+    this.target = p;
+    const dialog = document.getElementById("signal-dialog");
+    dialog.querySelector("[data-field=target]").textContent = `${p.name} (PID ${p.pid})`;
+    dialog.querySelector(".error").hidden = true;
+    dialog.showModal();
+  }
+
+  renderTable(id, rows, available, absent) {
+    const tbody = document.querySelector(`#${id} tbody`);
+    fd.fillRows(tbody, available ? (rows.length ? rows : [["none"]]) : [[absent]]);
+  }
+}

@@ -1,0 +1,170 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, against the real
+server process. Needs the `chromium` package (`make test` installs it)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.test_server_process import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN_PASSWORD = "dashboard-admin-pass"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("web") / "data"
+    # Every test logs in: more often than the default 5 a minute per address.
+    env = {"FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD, "FLEETDECK_LOGIN_RATE_LIMIT": "100"}
+    proc = ServerProcess(data_dir, env=env)
+    yield proc
+    if proc.proc.poll() is None:
+        proc.stop()
+    proc.log.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not errors, errors
+
+
+def log_in(page: Page, server: ServerProcess, username: str, password: str) -> None:
+    page.goto(server.url + "/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def api_token(server: ServerProcess) -> dict[str, str]:
+    reply = httpx2.post(
+        server.url + "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+def test_login_then_the_overview_updates_live(page: Page, server: ServerProcess) -> None:
+    log_in(page, server, "admin", "wrong-password")
+    expect(page.locator("#login-error")).to_contain_text("invalid username, password")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(server.url + "/")
+    updated = page.locator("[data-field=updated]")
+    expect(updated).to_have_text(re.compile(r"Z$"))
+    first = updated.inner_text()
+    expect(updated).not_to_have_text(first, timeout=10_000)  # a new snapshot arrived
+    expect(page.locator("[data-field=cpu]")).to_have_text(re.compile(r"^\d+\.\d %$"))
+
+
+def test_host_page_switches_to_history_and_signals_a_process(
+    page: Page, server: ServerProcess
+) -> None:
+    victim = subprocess.Popen(["sleep", "600"])
+    try:
+        log_in(page, server, "admin", ADMIN_PASSWORD)
+        expect(page).to_have_url(server.url + "/")
+        page.click("a[href='/hosts/local']")
+        expect(page.locator("[data-field=status]")).to_have_text("online")
+        expect(page.locator("#processes tbody tr").first).to_be_visible()
+        page.click("button[data-range='1h']")
+        expect(page.locator("#range-note")).to_have_text(re.compile(r"^1h: [1-9]\d* points"))
+        page.click("button[data-range='live']")
+        page.fill("#pid-lookup input[name=pid]", str(victim.pid))
+        page.click("#pid-lookup button[type=submit]")
+        expect(page.locator("#pid-result")).to_contain_text("sleep")
+        page.click("#pid-result button")
+        expect(page.locator("#signal-dialog")).to_be_visible()
+        page.click("#signal-dialog [data-action=send]")
+        expect(page.locator("#pid-result")).to_contain_text(f"Sent signal 15 to {victim.pid}")
+        assert victim.wait(timeout=10) == -15
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_a_viewer_sees_no_signal_action(page: Page, server: ServerProcess) -> None:
+    created = httpx2.post(
+        server.url + "/api/v1/users",
+        json={"username": "vera", "password": "vera-viewer-pass", "roles": ["viewer"]},
+        headers=api_token(server),
+    )
+    assert created.status_code in (201, 409), created.text
+    log_in(page, server, "vera", "vera-viewer-pass")
+    expect(page).to_have_url(server.url + "/")
+    page.goto(server.url + "/hosts/local")
+    expect(page.locator("#processes tbody tr").first).to_be_visible()
+    assert page.locator("#processes button").count() == 0
+    assert page.locator("a[href='/audit']").count() == 0
+
+
+def test_create_a_token_and_verify_the_audit_log(page: Page, server: ServerProcess) -> None:
+    log_in(page, server, "admin", ADMIN_PASSWORD)
+    expect(page).to_have_url(server.url + "/")
+    page.click("a[href='/tokens']")
+    page.fill("#token-form input[name=name]", "from-the-browser")
+    page.check("#token-form input[value='metrics:read']")
+    page.click("#token-form button[type=submit]")
+    token = page.locator("#new-token-value")
+    expect(token).to_have_text(re.compile(r"^fdt_"))
+    works = httpx2.get(
+        server.url + "/api/v1/history?range=5m", headers={"X-API-Token": token.inner_text()}
+    )
+    assert works.status_code == 200
+    page.click("a[href='/audit']")
+    row = page.locator("#audit tbody tr", has_text="token.create").first
+    row.locator("[data-verify]").click()
+    expect(row.locator("[data-verdict]")).to_have_text("✓ verified")
+
+
+def test_first_login_forces_a_password_change(browser: Browser, tmp_path: Path) -> None:
+    proc = ServerProcess(tmp_path / "data")
+    try:
+        found = re.search(r"with password\s+(\S+)", proc.output())
+        assert found, proc.output()
+        context = browser.new_context()
+        page = context.new_page()
+        log_in(page, proc, "admin", found.group(1))
+        expect(page).to_have_url(proc.url + "/password")
+        page.goto(proc.url + "/hosts/local")  # nothing else is reachable first
+        expect(page).to_have_url(proc.url + "/password")
+        page.fill("input[name=current_password]", found.group(1))
+        page.fill("input[name=new_password]", "my-own-password")
+        page.click("button[type=submit]")
+        expect(page).to_have_url(proc.url + "/")
+        context.close()
+    finally:
+        proc.stop()
