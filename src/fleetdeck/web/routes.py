@@ -21,7 +21,7 @@ from fleetdeck.auth.permissions import PERMISSIONS
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
-from fleetdeck.store import api_tokens, audit
+from fleetdeck.store import api_tokens, audit, roles, users
 from fleetdeck.store.engine import Database
 
 HERE = Path(__file__).parent
@@ -155,3 +155,62 @@ async def audit_page(
         user=user or "",
         action=action or "",
     )
+
+
+@router.get("/users", response_class=HTMLResponse)
+async def users_page(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    if not principal.can("users:read"):
+        return _page(request, "denied.html", principal, permission="users:read")
+    db: Database = request.app.state.db
+    async with db.read() as conn:
+        rows, _total = await users.list_all(conn, limit=1000, offset=0)
+        all_roles = await roles.list_all(conn)
+    people = [
+        {
+            "id": u.id,
+            "username": u.username,
+            "email": u.email or "",
+            "roles": list(u.roles),
+            "provider": u.auth_provider,
+            "disabled": u.disabled,
+            "mfa": u.totp_enabled,
+            "last_login": rfc3339(u.last_login) or "never",
+        }
+        for u in rows
+    ]
+    return _page(request, "users.html", principal, people=people, roles=all_roles)
+
+
+@router.get("/roles", response_class=HTMLResponse)
+async def roles_page(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    if not principal.can("roles:read"):
+        return _page(request, "denied.html", principal, permission="roles:read")
+    db: Database = request.app.state.db
+    async with db.read() as conn:
+        all_roles = await roles.list_all(conn)
+    return _page(request, "roles.html", principal, roles=all_roles, catalogue=PERMISSIONS)
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    if not principal.can("settings:read"):
+        return _page(request, "denied.html", principal, permission="settings:read")
+    interval = request.app.state.monitor.interval
+    return _page(request, "settings.html", principal, interval=interval)
+
+
+@router.get("/profile", response_class=HTMLResponse)
+async def profile_page(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    return _page(request, "profile.html", principal)
