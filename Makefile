@@ -38,6 +38,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/stream_fanout.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/history_query.py
+	$(BIN)/python bench/page_load.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -145,6 +145,10 @@ def test_create_a_token_and_verify_the_audit_log(page: Page, server: ServerProce
     )
     assert works.status_code == 200
     page.click("a[href='/audit']")
+    page.fill("input[name=action]", "token.*")  # filtered in place by htmx
+    page.press("input[name=action]", "Enter")
+    expect(page).to_have_url(re.compile(r"/audit\?user=&action=token\.\*"))
+    expect(page.locator("#audit tbody tr")).to_have_count(1)
     row = page.locator("#audit tbody tr", has_text="token.create").first
     row.locator("[data-verify]").click()
     expect(row.locator("[data-verdict]")).to_have_text("✓ verified")
