@@ -6,6 +6,7 @@ set -euo pipefail
 HTMX=2.0.11
 UPLOT=1.6.32
 PICO=2.1.1
+QRCODE=2.0.4
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/src/fleetdeck/web/static/vendor"
@@ -21,6 +22,7 @@ fetch() {  # package version -> unpacked into ./name
 fetch htmx.org "$HTMX" htmx
 fetch uplot "$UPLOT" uplot
 fetch @picocss/pico "$PICO" pico
+fetch qrcode-generator "$QRCODE" qrcode
 
 mkdir -p "$dest"
 cp htmx/dist/htmx.min.js "$dest/htmx.min.js"
@@ -30,9 +32,13 @@ cp uplot/dist/uPlot.min.css "$dest/uPlot.min.css"
 cp uplot/LICENSE "$dest/uPlot.LICENSE"
 cp pico/css/pico.min.css "$dest/pico.min.css"
 cp pico/LICENSE.md "$dest/pico.LICENSE.md"
+cp qrcode/dist/qrcode.js "$dest/qrcode.js"
+# The package ships no licence file; its licence (MIT) and copyright are in the source header.
+head -n 12 qrcode/dist/qrcode.js > "$dest/qrcode.LICENSE"
 cat > "$dest/VERSIONS" <<VERSIONS
 htmx.org $HTMX
 uplot $UPLOT
 @picocss/pico $PICO
+qrcode-generator $QRCODE
 VERSIONS
 echo "vendored into $dest:"; ls -l "$dest"

@@ -217,6 +217,7 @@ def test_two_factor_setup_in_the_browser(page: Page, server: ServerProcess) -> N
     expect(page).to_have_url(server.url + "/")
     page.click("nav a[href='/profile']")
     page.click("#mfa-enroll")
+    expect(page.locator("#mfa-qr svg")).to_be_visible()
     secret = page.locator("#mfa-secret")
     expect(secret).to_have_text(re.compile(r"^[A-Z2-7]{16,}$"))
     page.fill("#mfa-confirm input[name=code]", pyotp.TOTP(secret.inner_text()).now())
@@ -234,3 +235,23 @@ def test_two_factor_setup_in_the_browser(page: Page, server: ServerProcess) -> N
     page.fill("input[name=mfa_code]", recovery)
     page.click("button[type=submit]")
     expect(page).to_have_url(server.url + "/")
+
+
+def test_panels_can_be_hidden_and_reordered_and_stay_so(page: Page, server: ServerProcess) -> None:
+    log_in(page, server, "admin", ADMIN_PASSWORD)
+    expect(page).to_have_url(server.url + "/")
+    page.goto(server.url + "/hosts/local")
+    page.click("#panel-settings summary")
+    page.uncheck("#panel-settings li[data-panel=load] input")
+    expect(page.locator("[data-panel=load]").last).to_be_hidden()
+    page.click("#panel-settings li[data-panel=services] button[title='Move up']")
+    page.click("#panel-settings #panels-save")
+    expect(page.locator("#panels-result")).to_have_text("Saved.")
+    page.reload()
+    expect(page.locator("#panels > [data-panel=load]")).to_be_hidden()
+    order = page.eval_on_selector_all(
+        "#panels > [data-panel]", "els => els.map((e) => e.dataset.panel)"
+    )
+    assert order[-2:] == ["services", "containers"], order
+    stored = httpx2.get(server.url + "/api/v1/user/panel-config", headers=api_token(server))
+    assert {"id": "load", "visible": False} in stored.json()["panels"]

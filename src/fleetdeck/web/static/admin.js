@@ -68,6 +68,12 @@ document.addEventListener("DOMContentLoaded", () => {
       const enrolment = await fd.api("POST", "/api/v1/auth/mfa/enroll");
       document.getElementById("mfa-secret").textContent = enrolment.secret;
       document.getElementById("mfa-uri").href = enrolment.otpauth_uri;
+      if (window.qrcode) {
+        const qr = qrcode(0, "M");
+        qr.addData(enrolment.otpauth_uri);
+        qr.make();
+        document.getElementById("mfa-qr").innerHTML = qr.createSvgTag({ cellSize: 4, margin: 2, scalable: true });
+      }
       document.getElementById("mfa-setup").hidden = false;
     } catch (error) { fd.showError(document.getElementById("mfa-error"), error); }
   });

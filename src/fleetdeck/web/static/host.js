@@ -29,6 +29,7 @@ class HostPage {
     this.bindRanges();
     this.bindProcesses();
     this.bindSignal();
+    this.panels = new Panels(document.getElementById("panels"), document.getElementById("panel-settings"));
     this.startLive();
   }
 
@@ -212,5 +213,70 @@ class HostPage {
   renderTable(id, rows, available, absent) {
     const tbody = document.querySelector(`#${id} tbody`);
     fd.fillRows(tbody, available ? (rows.length ? rows : [["none"]]) : [[absent]]);
+  }
+}
+
+// Which panels show, in what order: stored per user through /api/v1/user/panel-config.
+class Panels {
+  constructor(container, settings) {
+    this.container = container;
+    this.settings = settings;
+    this.list = settings.querySelector("ol");
+    settings.querySelector("#panels-save").addEventListener("click", () => this.save());
+    this.load();
+  }
+
+  articles() { return [...this.container.querySelectorAll(":scope > [data-panel]")]; }
+
+  async load() {
+    let saved = [];
+    try { saved = (await fd.api("GET", "/api/v1/user/panel-config")).panels; } catch (error) { /* defaults */ }
+    this.apply(saved);
+  }
+
+  apply(saved) {
+    const byId = new Map(this.articles().map((a) => [a.dataset.panel, a]));
+    const order = [...saved.map((p) => p.id).filter((id) => byId.has(id)),
+                   ...[...byId.keys()].filter((id) => !saved.some((p) => p.id === id))];
+    const visible = new Map(saved.map((p) => [p.id, p.visible !== false]));
+    for (const id of order) {
+      const article = byId.get(id);
+      article.hidden = visible.get(id) === false;
+      this.container.append(article);
+    }
+    this.renderList();
+  }
+
+  renderList() {
+    this.list.replaceChildren(...this.articles().map((article) => {
+      const li = document.createElement("li");
+      li.dataset.panel = article.dataset.panel;
+      const label = document.createElement("label");
+      const box = document.createElement("input");
+      box.type = "checkbox"; box.checked = !article.hidden;
+      box.addEventListener("change", () => { article.hidden = !box.checked; });
+      label.append(box, " " + article.dataset.title);
+      const up = this.mover("↑", "Move up", () => article.previousElementSibling?.before(article));
+      const down = this.mover("↓", "Move down", () => article.nextElementSibling?.after(article));
+      li.append(label, up, down);
+      return li;
+    }));
+  }
+
+  mover(text, title, move) {
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "outline small"; button.textContent = text;
+    button.title = title; button.setAttribute("aria-label", title);
+    button.addEventListener("click", () => { move(); this.renderList(); });
+    return button;
+  }
+
+  async save() {
+    const panels = this.articles().map((a) => ({ id: a.dataset.panel, visible: !a.hidden }));
+    const out = this.settings.querySelector("#panels-result");
+    try {
+      await fd.api("PUT", "/api/v1/user/panel-config", { panels });
+      out.textContent = "Saved.";
+    } catch (error) { out.textContent = error.message; }
   }
 }
