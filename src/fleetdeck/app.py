@@ -15,14 +15,14 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from fleetdeck import __version__
+from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.api import (
-    audit as audit_api,
-)
-from fleetdeck.api import (
+    alerts,
     auth,
     config_bundle,
     health,
     history,
+    notifications,
     oidc,
     processes,
     roles,
@@ -31,6 +31,9 @@ from fleetdeck.api import (
     stream,
     tokens,
     users,
+)
+from fleetdeck.api import (
+    audit as audit_api,
 )
 from fleetdeck.api.errors import BodyLimitMiddleware, install_error_handlers
 from fleetdeck.auth import keys, lockout
@@ -41,6 +44,7 @@ from fleetdeck.collect.host import HostCollector, default_collectors
 from fleetdeck.config import Settings
 from fleetdeck.fleet.local import LocalMonitor
 from fleetdeck.memory import freeze_startup_objects
+from fleetdeck.notify.delivery import Deliverer, DeliveryPolicy
 from fleetdeck.store import audit, migrate, sessions, settings_kv
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
@@ -124,14 +128,28 @@ def create_app(config: Settings) -> FastAPI:
         collector = HostCollector(
             default_collectors(config.top_processes), heavy_interval=config.process_interval
         )
+        access = auth_config(config)
+        deliverer = Deliverer(
+            db,
+            access.box,
+            DeliveryPolicy(
+                max_attempts=config.notify_max_attempts,
+                base_delay=config.notify_retry_base,
+                allow_private=config.notify_allow_private,
+            ),
+        )
+        evaluator = Evaluator(db, on_queued=deliverer.wake)
+        await evaluator.load()
         interval = await _initial_interval(db, config.refresh_interval)
-        monitor = LocalMonitor(bus, collector, interval, tsdb)
+        monitor = LocalMonitor(bus, collector, interval, tsdb, evaluator)
         app.state.db, app.state.bus, app.state.monitor, app.state.tsdb = db, bus, monitor, tsdb
-        app.state.auth_config = auth_config(config)
+        app.state.auth_config = access
+        app.state.evaluator, app.state.deliverer = evaluator, deliverer
         tasks = [
             asyncio.create_task(monitor.run()),
             asyncio.create_task(tsdb.run()),
             asyncio.create_task(_housekeeping(db)),
+            asyncio.create_task(deliverer.run()),
         ]
         freeze_startup_objects()
         try:
@@ -174,6 +192,8 @@ def create_app(config: Settings) -> FastAPI:
         security,
         oidc,
         audit_api,
+        alerts,
+        notifications,
         config_bundle,
         stream,
         history,

@@ -106,6 +106,22 @@ class Settings(BaseSettings):
             "OIDC redirect URI. Default: taken from each request."
         ),
     )
+    notify_allow_private: bool = Field(
+        False,
+        description=(
+            "Let webhooks target loopback and private addresses (link-local and cloud metadata "
+            "addresses stay refused)."
+        ),
+    )
+    notify_max_attempts: int = Field(
+        8, ge=1, le=100, description="Delivery attempts before a message goes to the dead letters."
+    )
+    notify_retry_base: float = Field(
+        2.0,
+        ge=0.01,
+        le=3600,
+        description="Seconds before the first retry; each next one waits twice as long (+-50 %).",
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted; larger ones get 413."
     )

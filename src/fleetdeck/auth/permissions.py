@@ -24,6 +24,11 @@ PERMISSIONS: dict[str, str] = {
     "security:write": "Reset lockouts and configure OIDC login.",
     "config:export": "Export the server configuration as an encrypted bundle.",
     "config:import": "Restore the server configuration from an encrypted bundle.",
+    "alerts:read": "See alerts, their history and the alert rules.",
+    "alerts:acknowledge": "Acknowledge and snooze alerts.",
+    "alerts:write": "Change alert thresholds and rules.",
+    "notifications:read": "See notification channels, the delivery queue and its history.",
+    "notifications:write": "Configure notification channels; retry or drop dead letters.",
 }
 
 # (id, name, description, permissions). Written to the roles table at every start.
@@ -33,9 +38,23 @@ SYSTEM_ROLES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
         "operator",
         "Operator",
         "Watch hosts and act on them",
-        ("metrics:read", "processes:*", "settings:read", "users:read", "roles:read"),
+        (
+            "metrics:read",
+            "processes:*",
+            "settings:read",
+            "users:read",
+            "roles:read",
+            "alerts:read",
+            "alerts:acknowledge",
+            "notifications:read",
+        ),
     ),
-    ("viewer", "Viewer", "Read-only access to monitoring data", ("metrics:read", "processes:read")),
+    (
+        "viewer",
+        "Viewer",
+        "Read-only access to monitoring data",
+        ("metrics:read", "processes:read", "alerts:read"),
+    ),
 )
 
 

@@ -9,8 +9,10 @@ import time
 from typing import Any
 
 from fleetdeck import sse
+from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector
+from fleetdeck.tsdb import series
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,13 @@ class LocalMonitor:
         collector: HostCollector,
         interval: float,
         tsdb: TimeSeriesStore | None = None,
+        evaluator: Evaluator | None = None,
     ) -> None:
         self.bus = bus
         self.collector = collector
         self.interval = interval
         self.tsdb = tsdb
+        self.evaluator = evaluator
         self.latest: dict[str, Any] | None = None
         self.latest_frame: bytes | None = None
         self.ticks = 0
@@ -60,6 +64,11 @@ class LocalMonitor:
         self.bus.publish(METRICS_TOPIC, self.latest_frame)
         if self.tsdb is not None:
             await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
+        if self.evaluator is not None:
+            try:
+                await self.evaluator.observe(LOCAL_AGENT_ID, series.from_snapshot(snap))
+            except Exception:  # alerting must never stop collection
+                log.exception("alert evaluation failed")
 
     async def run(self) -> None:
         next_at = time.monotonic()

@@ -175,3 +175,88 @@ ts_rollup_blocks = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
     sa.Index("ix_ts_rollup_blocks_span", "host", "resolution", "start_ts"),
 )
+
+# Alerts (alerts/): rules, one row per alert instance (rule x host x series), its transitions.
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("metric", sa.String(255), nullable=False),  # series key (`disk[/]`) or family
+    sa.Column("comparison", sa.String(2), nullable=False),  # > >= < <=
+    sa.Column("warning", sa.Float, nullable=True),
+    sa.Column("critical", sa.Float, nullable=True),
+    sa.Column("for_seconds", sa.Integer, nullable=False),
+    sa.Column("hysteresis", sa.Float, nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),  # all | group | host
+    sa.Column("scope_value", sa.String(128), nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("builtin", sa.Boolean, nullable=False),  # Tyto's cpu/memory/disk thresholds
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("rule_id", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(128), nullable=False),
+    sa.Column("series", sa.String(255), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),  # warning | critical
+    sa.Column("state", sa.String(16), nullable=False),  # pending | firing | resolved
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("fired_at", sa.DateTime, nullable=True),
+    sa.Column("resolved_at", sa.DateTime, nullable=True),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("acknowledged_at", sa.DateTime, nullable=True),
+    sa.Column("snoozed_until", sa.DateTime, nullable=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_alerts_state", "state"),
+    sa.Index("ix_alerts_rule_id", "rule_id", "agent_id", "series"),
+)
+
+alert_transitions = sa.Table(
+    "alert_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.String(36), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("from_state", sa.String(16), nullable=True),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+# Notifications (notify/): channels with sealed secrets, and the outbox every message goes
+# through, so that nothing accepted is lost and nothing acknowledged is sent twice.
+notification_channels = sa.Table(
+    "notification_channels",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # webhook
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("min_level", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+notification_outbox = sa.Table(
+    "notification_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(36), nullable=False),
+    sa.Column("dedupe_key", sa.String(128), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | dead
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("channel_id", "dedupe_key", name="uq_notification_outbox_channel_id"),
+    sa.Index("ix_notification_outbox_due", "status", "next_attempt_at"),
+)

@@ -1,0 +1,79 @@
+"""Alert rules: a series (or a family of them), a comparison, warning and critical levels, how
+long the condition must hold before firing, and how far back it must come before resolving."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fleetdeck.tsdb.series import family
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+LEVELS = ("warning", "critical")
+SCOPES = ("all", "group", "host")
+
+# Tyto's global thresholds, as rules: (id, name, metric, warning, critical).
+BUILTIN = (
+    ("cpu", "CPU usage", "cpu", 80.0, 95.0),
+    ("memory", "Memory usage", "memory", 85.0, 95.0),
+    ("disk", "Disk usage", "disk", 80.0, 90.0),
+)
+BUILTIN_FOR_SECONDS = 60
+BUILTIN_HYSTERESIS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    name: str
+    metric: str
+    comparison: str
+    warning: float | None
+    critical: float | None
+    for_seconds: int
+    hysteresis: float
+    scope: str = "all"
+    scope_value: str | None = None
+    enabled: bool = True
+    builtin: bool = False
+
+    @property
+    def family(self) -> str:
+        return family(self.metric)
+
+    def applies_to(self, agent_id: str, series_key: str, groups: frozenset[str]) -> bool:
+        if not self.enabled:
+            return False
+        if self.metric != series_key and self.metric != family(series_key):
+            return False
+        if self.scope == "host":
+            return agent_id == self.scope_value
+        if self.scope == "group":
+            return self.scope_value in groups
+        return True
+
+    def threshold(self, level: str) -> float:
+        value = self.critical if level == "critical" else self.warning
+        assert value is not None
+        return value
+
+    def level_for(self, value: float) -> str | None:
+        """The level `value` crosses right now, or None."""
+        crosses = COMPARISONS[self.comparison]
+        if self.critical is not None and crosses(value, self.critical):
+            return "critical"
+        if self.warning is not None and crosses(value, self.warning):
+            return "warning"
+        return None
+
+    def holds(self, value: float, level: str) -> bool:
+        """Whether an alert at `level` stays: it goes only once `value` is back past the
+        threshold by the hysteresis."""
+        margin = self.hysteresis if self.comparison in (">", ">=") else -self.hysteresis
+        return COMPARISONS[self.comparison](value, self.threshold(level) - margin)

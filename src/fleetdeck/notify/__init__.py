@@ -1,0 +1,1 @@
+"""Notification channels and the outbox that delivers through them."""

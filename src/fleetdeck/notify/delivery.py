@@ -1,0 +1,137 @@
+"""The delivery worker: takes due messages from the outbox, sends them through their channel,
+marks them sent, or schedules a retry with exponential backoff and jitter, or, after the last
+attempt, moves them to the dead letters. A message is marked sent only after the receiver
+accepted it, in its own transaction, so a restart resends at most what was in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx2
+
+from fleetdeck.auth.keys import SecretBox
+from fleetdeck.clock import utcnow
+from fleetdeck.notify import webhook
+from fleetdeck.store import notifications
+from fleetdeck.store.engine import Database
+from fleetdeck.store.notifications import ChannelRow, Message
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+MAX_DELAY = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 2.0
+    allow_private: bool = False
+
+    def delay(self, attempts: int) -> float:
+        """Seconds before attempt `attempts + 1`: doubling, capped, with +-50 % jitter."""
+        backoff: float = min(self.base_delay * 2.0 ** (attempts - 1), MAX_DELAY)
+        return backoff * random.uniform(0.5, 1.5)
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def send(
+    client: httpx2.AsyncClient,
+    channel: ChannelRow,
+    payload: dict[str, Any],
+    box: SecretBox,
+    policy: DeliveryPolicy,
+) -> int | None:
+    """Send one message through one channel; raises DeliveryFailed."""
+    if channel.kind != "webhook":
+        raise DeliveryFailed(f"channel kind {channel.kind} cannot deliver yet")
+    url = str(channel.config["url"])
+    sealed = channel.config.get("secret")
+    try:
+        await webhook.check_target(url, allow_private=policy.allow_private)
+        reply = await webhook.post(
+            client, url, payload, secret=box.open(sealed) if sealed else None
+        )
+    except httpx2.HTTPError as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # the SSRF guard's refusal, a bad secret...
+        raise DeliveryFailed(str(exc)) from exc
+    if not 200 <= reply.status_code < 300:
+        raise DeliveryFailed(f"HTTP {reply.status_code}", reply.status_code)
+    return reply.status_code
+
+
+class Deliverer:
+    def __init__(self, db: Database, box: SecretBox, policy: DeliveryPolicy) -> None:
+        self.db = db
+        self.box = box
+        self.policy = policy
+        self._wake = asyncio.Event()
+        self.last_run_at: str | None = None
+
+    def wake(self) -> None:
+        """New messages are queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with httpx2.AsyncClient(follow_redirects=False) as client:
+            while True:
+                try:
+                    await self.deliver_due(client)
+                except Exception:
+                    log.exception("notification delivery failed; retrying shortly")
+                idle = await self._idle_for()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=idle)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def _idle_for(self) -> float:
+        async with self.db.read() as conn:
+            soonest = await notifications.next_due(conn)
+        if soonest is None:
+            return 5.0
+        return max(0.05, min(5.0, (soonest - utcnow()).total_seconds()))
+
+    async def deliver_due(self, client: httpx2.AsyncClient) -> int:
+        async with self.db.read() as conn:
+            messages = await notifications.due(conn, utcnow(), BATCH)
+            channels = {c.id: c for c in await notifications.list_channels(conn)}
+        if messages:
+            await asyncio.gather(
+                *(self._one(client, m, channels.get(m.channel_id)) for m in messages)
+            )
+        self.last_run_at = utcnow().isoformat()
+        return len(messages)
+
+    async def _one(
+        self, client: httpx2.AsyncClient, message: Message, channel: ChannelRow | None
+    ) -> None:
+        try:
+            if channel is None:
+                raise DeliveryFailed("the channel was deleted")
+            status = await send(client, channel, message.payload, self.box, self.policy)
+        except DeliveryFailed as exc:
+            attempts = message.attempts + 1
+            retry_at = None
+            if attempts < self.policy.max_attempts and channel is not None:
+                retry_at = utcnow() + timedelta(seconds=self.policy.delay(attempts))
+            async with self.db.write() as conn:
+                await notifications.mark_failed(
+                    conn, message.id, error=str(exc), status=exc.status, retry_at=retry_at
+                )
+            log.info("notification %s failed (attempt %d): %s", message.id, attempts, exc)
+            return
+        async with self.db.write() as conn:
+            await notifications.mark_sent(conn, message.id, status)

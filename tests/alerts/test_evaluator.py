@@ -1,0 +1,156 @@
+"""The streaming evaluator on a real database: pending, firing, level changes, hysteresis,
+restarts, and the notifications each transition queues."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from fleetdeck.alerts.evaluator import Evaluator
+from fleetdeck.alerts.rules import Rule
+from fleetdeck.store import alerts as store
+from fleetdeck.store import migrate, notifications
+from fleetdeck.store.engine import Database
+
+T0 = datetime(2026, 11, 24, 12, 0, 0)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    migrate.upgrade(db_url)
+    database = Database(db_url, audit_key=b"k" * 32)
+    yield database
+    await database.close()
+
+
+async def _evaluator(db: Database, *rules: Rule) -> Evaluator:
+    evaluator = Evaluator(db)
+    await evaluator.load()
+    async with db.write() as conn:
+        for rule in rules:
+            await store.put_rule(conn, rule)
+    await evaluator.reload_rules()
+    return evaluator
+
+
+def _rule(**overrides: object) -> Rule:
+    values: dict[str, object] = {
+        "id": "temp",
+        "name": "Hot",
+        "metric": "temp",
+        "comparison": ">",
+        "warning": 70.0,
+        "critical": 90.0,
+        "for_seconds": 30,
+        "hysteresis": 5.0,
+    }
+    values.update(overrides)
+    return Rule(**values)  # type: ignore[arg-type]
+
+
+async def _channel(db: Database, min_level: str = "warning") -> str:
+    async with db.write() as conn:
+        return await notifications.put_channel(
+            conn, channel_id=None, kind="webhook", name="hook",
+            config={"url": "http://127.0.0.1:9/x", "secret": None}, enabled=True,
+            min_level=min_level,
+        )  # fmt: skip
+
+
+async def _queued(db: Database) -> list[str]:
+    async with db.read() as conn:
+        rows, _ = await notifications.listing(
+            conn, status=None, channel_id=None, limit=100, offset=0
+        )
+    return [r["payload"]["event"] for r in reversed(rows)]
+
+
+async def test_an_alert_walks_pending_firing_critical_warning_resolved(db: Database) -> None:
+    await _channel(db)
+    ev = await _evaluator(db, _rule())
+
+    async def at(seconds: int, value: float) -> list[str]:
+        changes = await ev.observe(
+            "local", [("temp[cpu]", value), ("cpu", 1.0)], now=T0 + timedelta(seconds=seconds)
+        )
+        return [f"{c.from_state}->{c.to_state}:{c.alert.level}" for c in changes]
+
+    assert await at(0, 60) == []
+    assert await at(5, 75) == ["None->pending:warning"]
+    assert await at(20, 80) == []  # still inside `for`
+    assert await at(40, 80) == ["pending->firing:warning"]
+    assert await at(45, 95) == ["firing->firing:critical"]
+    assert await at(50, 87) == []  # within the hysteresis of critical (85)
+    assert await at(55, 80) == ["firing->firing:warning"]
+    assert await at(60, 68) == []  # within the hysteresis of warning (65)
+    assert await at(65, 60) == ["firing->resolved:warning"]
+    assert await _queued(db) == [
+        "alert.firing",
+        "alert.level_changed",
+        "alert.level_changed",
+        "alert.resolved",
+    ]
+    async with db.read() as conn:
+        (alert,), _ = await store.search(conn, states=None, agent_id="local", limit=10, offset=0)
+        transitions, total = await store.transitions(
+            conn, alert_id=alert.id, since=None, until=None, limit=50, offset=0
+        )
+    assert alert.state == "resolved" and alert.series == "temp[cpu]" and total == 5
+    assert transitions[0]["to_state"] == "resolved"
+
+
+async def test_a_blip_shorter_than_for_never_notifies(db: Database) -> None:
+    await _channel(db)
+    ev = await _evaluator(db, _rule())
+    await ev.observe("local", [("temp[cpu]", 75)], now=T0)
+    await ev.observe("local", [("temp[cpu]", 50)], now=T0 + timedelta(seconds=10))
+    assert await _queued(db) == []
+    assert ev.active == {}
+
+
+async def test_firing_alerts_survive_a_restart(db: Database) -> None:
+    ev = await _evaluator(db, _rule(for_seconds=0))
+    await ev.observe("local", [("temp[gpu]", 99)], now=T0)
+    again = Evaluator(db)
+    await again.load()
+    (alert,) = again.active.values()
+    assert alert.state == "firing" and alert.level == "critical"
+    changes = await again.observe("local", [("temp[gpu]", 10)], now=T0 + timedelta(minutes=1))
+    assert [c.to_state for c in changes] == ["resolved"]
+
+
+async def test_channels_get_what_their_minimum_level_allows(db: Database) -> None:
+    critical_only = await _channel(db, "critical")
+    everything = await _channel(db, "warning")
+    ev = await _evaluator(db, _rule(for_seconds=0))
+    await ev.observe("local", [("temp[a]", 75)], now=T0)
+    await ev.observe("local", [("temp[b]", 95)], now=T0)
+    async with db.read() as conn:
+        crit, _ = await notifications.listing(
+            conn, status=None, channel_id=critical_only, limit=10, offset=0
+        )
+        warn, _ = await notifications.listing(
+            conn, status=None, channel_id=everything, limit=10, offset=0
+        )
+    assert [r["payload"]["alert"]["series"] for r in crit] == ["temp[b]"]
+    assert sorted(r["payload"]["alert"]["series"] for r in warn) == ["temp[a]", "temp[b]"]
+
+
+async def test_below_rules_scope_and_disabled_rules(db: Database) -> None:
+    low_swap = _rule(
+        id="swap-low", metric="swap", comparison="<", warning=10.0, critical=None,
+        for_seconds=0, hysteresis=2.0, scope="host", scope_value="db1",
+    )  # fmt: skip
+    ev = await _evaluator(db, low_swap)
+    assert await ev.observe("web1", [("swap", 1.0)], now=T0) == []  # other host
+    fired = await ev.observe("db1", [("swap", 5.0)], now=T0)
+    assert [c.to_state for c in fired] == ["firing"]
+    assert await ev.observe("db1", [("swap", 11.0)], now=T0) == []  # < 12: still holds
+    async with db.write() as conn:
+        await store.put_rule(conn, replace(low_swap, enabled=False))
+    await ev.reload_rules()
+    resolved = await ev.observe("db1", [("swap", 5.0)], now=T0)
+    assert [c.to_state for c in resolved] == ["resolved"]

@@ -1,0 +1,208 @@
+"""Alerts as Tyto shapes them, rules, and notifications delivered to a real HTTP receiver:
+signed, retried, dead-lettered and retried again, never twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fleetdeck.app import create_app
+from fleetdeck.notify.webhook import SIGNATURE_HEADER, verify
+from tests.conftest import ADMIN_PASSWORD, Api, make_settings
+from tests.receivers import Receiver
+
+SECRET = "a-webhook-secret-of-some-length"
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    settings = make_settings(
+        tmp_path, notify_allow_private=True, notify_retry_base=0.05, notify_max_attempts=3
+    )
+    with TestClient(create_app(settings)) as c:
+        token = c.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        c.cookies.clear()
+        yield c, {"Authorization": f"Bearer {token}"}
+
+
+def test_alerts_answer_the_tyto_shape_and_thresholds_change(api: Api) -> None:
+    admin = api.as_("alice")
+    body = api.client.get("/api/v1/alerts", headers=admin).json()
+    assert body == {
+        "alerts": [],
+        "config": {
+            "cpu": {"warning": 80.0, "critical": 95.0},
+            "memory": {"warning": 85.0, "critical": 95.0},
+            "disk": {"warning": 80.0, "critical": 90.0},
+        },
+    }
+    new = {"cpu": {"warning": 70, "critical": 90}, "memory": {"warning": 80, "critical": 95},
+           "disk": {"warning": 85, "critical": 95}}  # fmt: skip
+    assert api.client.post("/api/v1/alerts/config", json=new, headers=admin).status_code == 200
+    config = api.client.get("/api/v1/alerts", headers=admin).json()["config"]
+    assert config["cpu"] == {"warning": 70.0, "critical": 90.0}
+    bad = {**new, "cpu": {"warning": 90, "critical": 70}}
+    reply = api.client.post("/api/v1/alerts/config", json=bad, headers=admin)
+    assert reply.status_code == 422 and reply.json()["code"] == "VALIDATION_ERROR"
+    denied = api.client.post("/api/v1/alerts/config", json=new, headers=api.as_("bob"))
+    assert denied.status_code == 403
+
+
+def test_rules_are_validated_and_builtins_protected(api: Api) -> None:
+    admin = api.as_("alice")
+    unknown = api.client.post(
+        "/api/v1/alerts/rules", json={"name": "x", "metric": "bogus", "warning": 1}, headers=admin
+    )
+    assert unknown.status_code == 400 and unknown.json()["code"] == "UNKNOWN_METRIC"
+    no_level = api.client.post(
+        "/api/v1/alerts/rules", json={"name": "x", "metric": "temp"}, headers=admin
+    )
+    assert no_level.status_code == 422
+    created = api.client.post(
+        "/api/v1/alerts/rules",
+        json={"name": "Root disk full", "metric": "disk[/]", "warning": 90, "critical": 97,
+              "for_seconds": 120, "hysteresis": 2},
+        headers=admin,
+    )  # fmt: skip
+    assert created.status_code == 201 and created.json()["id"] == "root-disk-full"
+    rules = api.client.get("/api/v1/alerts/rules", headers=admin).json()["rules"]
+    assert [r["id"] for r in rules][:3] == ["cpu", "memory", "disk"]
+    builtin = api.client.delete("/api/v1/alerts/rules/cpu", headers=admin)
+    assert builtin.status_code == 403 and builtin.json()["code"] == "BUILTIN_RULE"
+    assert (
+        api.client.delete("/api/v1/alerts/rules/root-disk-full", headers=admin).status_code == 204
+    )
+
+
+def test_webhook_targets_pass_the_ssrf_guard(api: Api, tmp_path: Path) -> None:
+    admin = api.as_("alice")
+    body = {"name": "local", "url": "http://127.0.0.1:9/hook"}
+    private = api.client.post("/api/v1/notifications/webhooks", json=body, headers=admin)
+    assert private.status_code == 400 and private.json()["code"] == "TARGET_REFUSED"
+    with TestClient(create_app(make_settings(tmp_path / "b", notify_allow_private=True))) as c:
+        token = c.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        c.cookies.clear()
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (
+            c.post("/api/v1/notifications/webhooks", json=body, headers=headers).status_code == 201
+        )
+        metadata = c.post(
+            "/api/v1/notifications/webhooks",
+            json={"name": "meta", "url": "http://169.254.169.254/latest"},
+            headers=headers,
+        )
+        assert metadata.status_code == 400 and metadata.json()["code"] == "TARGET_REFUSED"
+        scheme = c.post(
+            "/api/v1/notifications/webhooks",
+            json={"name": "ftp", "url": "ftp://127.0.0.1/x"},
+            headers=headers,
+        )
+        assert scheme.status_code == 400 and scheme.json()["code"] == "INVALID_URL"
+
+
+def test_a_firing_rule_reaches_the_webhook_signed_and_can_be_acknowledged(
+    client: tuple[TestClient, dict[str, str]], receiver: Receiver
+) -> None:
+    c, headers = client
+    hook = c.post(
+        "/api/v1/notifications/webhooks",
+        json={"name": "ops", "url": receiver.url, "secret": SECRET},
+        headers=headers,
+    ).json()
+    assert hook["has_secret"] is True and "secret" not in hook
+    c.post(
+        "/api/v1/alerts/rules",
+        json={"name": "Any processes", "metric": "processes", "comparison": ">", "warning": 0,
+              "for_seconds": 0},
+        headers=headers,
+    )  # fmt: skip
+    got = wait_for(lambda: receiver.received, "the firing notification")[0]
+    assert verify(SECRET, got.body, got.headers[SIGNATURE_HEADER])
+    assert not verify("another-secret-entirely", got.body, got.headers[SIGNATURE_HEADER])
+    message = got.json()
+    assert message["event"] == "alert.firing" and message["alert"]["series"] == "processes"
+    alerts = c.get("/api/v1/alerts", headers=headers).json()["alerts"]
+    (alert,) = [a for a in alerts if a["rule_id"] == "any-processes"]
+    assert alert["type"] == "processes" and alert["state"] == "firing"
+    assert alert["level"] == "warning" and alert["acknowledged"] is False
+    acked = c.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=headers).json()
+    assert acked["acknowledged"] is True and acked["acknowledged_by"] == "admin"
+    history = c.get(f"/api/v1/alerts/history?alert_id={alert['id']}", headers=headers).json()
+    assert [t["to_state"] for t in history["transitions"]] == ["firing"]
+    # Disabling the rule resolves the alert, and says so.
+    rule = c.get("/api/v1/alerts/rules", headers=headers).json()["rules"][-1]
+    c.put(
+        "/api/v1/alerts/rules/any-processes",
+        json={**{k: v for k, v in rule.items() if k not in ("id", "builtin")}, "enabled": False},
+        headers=headers,
+    )
+    resolved = wait_for(
+        lambda: [r for r in receiver.received if r.json()["event"] == "alert.resolved"],
+        "the resolved notification",
+    )
+    assert len(resolved) == 1
+
+
+def test_failed_deliveries_retry_then_dead_letter_then_deliver_once(
+    client: tuple[TestClient, dict[str, str]], receiver: Receiver
+) -> None:
+    c, headers = client
+    hook = c.post(
+        "/api/v1/notifications/webhooks",
+        json={"name": "flaky", "url": receiver.url, "secret": SECRET},
+        headers=headers,
+    ).json()
+    receiver.failing = True
+    assert c.post("/api/v1/notifications/test", headers=headers).json() == {"queued": 1}
+
+    def dead() -> list[dict[str, Any]]:
+        return list(c.get("/api/v1/notifications/dlq", headers=headers).json()["messages"])
+
+    (letter,) = wait_for(dead, "the dead letter")
+    assert letter["attempts"] == 3 and letter["last_status"] == 500 and letter["event"] == "test"
+    health = c.get("/api/v1/notifications/health", headers=headers).json()
+    assert health["healthy"] is False and health["dead"] == 1
+    receiver.failing = False
+    retried = c.post("/api/v1/notifications/dlq/retry", json={}, headers=headers).json()
+    assert retried == {"count": 1}
+    wait_for(lambda: receiver.received, "the delivery after the retry")
+    wait_for(
+        lambda: c.get("/api/v1/notifications/queue/stats", headers=headers).json()["sent"] == 1,
+        "the message marked sent",
+    )
+    assert c.get("/api/v1/notifications/queue/stats", headers=headers).json() == {
+        "pending": 0, "sent": 1, "dead": 0,
+    }  # fmt: skip
+    assert len(receiver.received) == 1
+    history = c.get(
+        f"/api/v1/notifications/webhook-history?channel_id={hook['id']}", headers=headers
+    ).json()
+    assert [m["status"] for m in history["messages"]] == ["sent"]
+    direct = c.post("/api/v1/notifications/webhooks/test", json={"id": hook["id"]}, headers=headers)
+    assert direct.json() == {"delivered": True, "status": 204, "error": None}
