@@ -154,3 +154,24 @@ async def test_below_rules_scope_and_disabled_rules(db: Database) -> None:
     await ev.reload_rules()
     resolved = await ev.observe("db1", [("swap", 5.0)], now=T0)
     assert [c.to_state for c in resolved] == ["resolved"]
+
+
+async def test_a_stopped_service_or_container_fires_a_state_rule(db: Database) -> None:
+    from fleetdeck.alerts import states
+
+    rule = _rule(
+        id="nginx", metric="service.active[nginx.service]", comparison="<", warning=None,
+        critical=1.0, for_seconds=0, hysteresis=0.0,
+    )  # fmt: skip
+    ev = await _evaluator(db, rule, replace(rule, id="containers", metric="container.running"))
+    services = [
+        {"name": "nginx.service", "state": "failed", "subState": "failed"},
+        {"name": "ssh.service", "state": "active", "subState": "running"},
+    ]
+    containers = [{"name": "db", "status": "exited"}, {"name": "web", "status": "running"}]
+    snap = {"systemd": {"services": services}, "docker": {"containers": containers}}
+    changes = await ev.observe("local", states.from_snapshot(snap), now=T0)
+    assert sorted((c.alert.series, c.to_state) for c in changes) == [
+        ("container.running[db]", "firing"),
+        ("service.active[nginx.service]", "firing"),
+    ]

@@ -206,3 +206,87 @@ def test_failed_deliveries_retry_then_dead_letter_then_deliver_once(
     assert [m["status"] for m in history["messages"]] == ["sent"]
     direct = c.post("/api/v1/notifications/webhooks/test", json={"id": hook["id"]}, headers=headers)
     assert direct.json() == {"delivered": True, "status": 204, "error": None}
+
+
+def test_templates_shape_the_body_for_chat_services(
+    client: tuple[TestClient, dict[str, str]], receiver: Receiver
+) -> None:
+    c, headers = client
+    listed = c.get("/api/v1/notifications/webhook-templates", headers=headers).json()
+    assert [t["id"] for t in listed["templates"]] == [
+        "generic",
+        "slack",
+        "discord",
+        "teams",
+        "ntfy",
+    ]
+    slack = c.post(
+        "/api/v1/notifications/webhooks",
+        json={"name": "slack", "url": receiver.url, "template": "slack"},
+        headers=headers,
+    ).json()
+    ntfy_url = receiver.url.replace("/hook", "/ops-alerts")
+    ntfy = c.post(
+        "/api/v1/notifications/webhooks",
+        json={"name": "ntfy", "url": ntfy_url, "template": "ntfy"},
+        headers=headers,
+    ).json()
+    for hook in (slack, ntfy):
+        reply = c.post(
+            "/api/v1/notifications/webhooks/test", json={"id": hook["id"]}, headers=headers
+        )
+        assert reply.json()["delivered"] is True
+    first, second = receiver.received
+    assert first.path == "/hook" and set(first.json()) == {"text", "attachments"}
+    assert second.path == "/" and second.json()["topic"] == "ops-alerts"
+    assert second.json()["message"].startswith("fleetdeck test notification")
+
+
+def test_email_through_a_real_smtp_server(client: tuple[TestClient, dict[str, str]]) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.servers import free_port
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list[tuple[str, list[str], bytes]] = []
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
+            return "250 OK"
+
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        c, headers = client
+        settings = {"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                    "from_address": "fleetdeck@example.com", "to": ["ops@example.com"]}  # fmt: skip
+        saved = c.put("/api/v1/notifications/email", json=settings, headers=headers)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["has_password"] is False
+        assert c.post("/api/v1/notifications/test", headers=headers).json() == {"queued": 1}
+        (sender, recipients, content) = wait_for(lambda: inbox.messages, "the email")[0]
+        assert sender == "fleetdeck@example.com" and recipients == ["ops@example.com"]
+        assert b"Subject: [fleetdeck] fleetdeck test notification" in content
+    finally:
+        smtp.stop()
+    bad = c.put(
+        "/api/v1/notifications/email", json={**settings, "to": ["not-an-address"]}, headers=headers
+    )
+    assert bad.status_code == 422
+
+
+def test_apprise_urls_deliver_and_stay_secret(
+    client: tuple[TestClient, dict[str, str]], receiver: Receiver
+) -> None:
+    c, headers = client
+    url = receiver.url.replace("http://", "json://") + "?token-in-url=s3cret"
+    saved = c.put("/api/v1/notifications/apprise", json={"urls": [url]}, headers=headers)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["services"] == ["json"] and "s3cret" not in saved.text
+    bad = c.put("/api/v1/notifications/apprise", json={"urls": ["nope://x"]}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_URL"
+    assert c.post("/api/v1/notifications/test", headers=headers).json() == {"queued": 1}
+    got = wait_for(lambda: receiver.received, "the apprise delivery")[0]
+    assert got.json()["title"] == "fleetdeck" and "test notification" in got.json()["message"]

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
+from fleetdeck.alerts.states import STATE_FAMILIES
 from fleetdeck.api.deps import DatabaseDep, client_ip, require
 from fleetdeck.api.pagination import PageDep, add_page_headers
 from fleetdeck.auth.service import Principal
@@ -329,9 +330,10 @@ async def list_rules(evaluator: EvaluatorDep, _: CanRead) -> RuleList:
 
 
 def _checked(body: RuleIn, rule_id: str, builtin: bool) -> Rule:
-    if family(body.metric) not in METRICS:
+    if family(body.metric) not in METRICS and family(body.metric) not in STATE_FAMILIES:
+        known = sorted([*METRICS, *STATE_FAMILIES])
         raise Invalid(
-            f"unknown metric {body.metric!r}; families: {', '.join(sorted(METRICS))}",
+            f"unknown metric {body.metric!r}; families: {', '.join(known)}",
             code="UNKNOWN_METRIC",
         )
     values = body.model_dump()

@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 
 import httpx2
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from fleetdeck.api.deps import AuthConfigDep, DatabaseDep, SettingsDep, client_ip, require
 from fleetdeck.api.pagination import PageDep, add_page_headers
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import rfc3339, utcnow
-from fleetdeck.errors import NotFound
-from fleetdeck.notify import webhook
+from fleetdeck.errors import Invalid, NotFound
+from fleetdeck.notify import apprise_channel, templates, webhook
 from fleetdeck.notify.delivery import Deliverer, DeliveryFailed, DeliveryPolicy, send
 from fleetdeck.store import audit, notifications
 from fleetdeck.store.notifications import ChannelRow
@@ -25,6 +25,7 @@ CanRead = Annotated[Principal, Depends(require("notifications:read"))]
 CanWrite = Annotated[Principal, Depends(require("notifications:write"))]
 ChannelId = Annotated[str, Path(max_length=64)]
 Level = Literal["warning", "critical"]
+Template = Literal["generic", "slack", "discord", "teams", "ntfy"]
 
 
 def get_deliverer(request: Request) -> Deliverer:
@@ -46,6 +47,7 @@ class WebhookIn(BaseModel):
     )
     min_level: Level = "warning"
     enabled: bool = True
+    template: Template = Field("generic", description="See GET /notifications/webhook-templates.")
 
 
 class WebhookOut(BaseModel):
@@ -55,6 +57,17 @@ class WebhookOut(BaseModel):
     has_secret: bool
     min_level: str
     enabled: bool
+    template: str
+
+
+class TemplateInfo(BaseModel):
+    id: str
+    description: str
+    example: dict[str, Any]
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateInfo]
 
 
 class WebhookList(BaseModel):
@@ -125,6 +138,7 @@ def webhook_out(channel: ChannelRow) -> WebhookOut:
         has_secret=bool(channel.config.get("secret")),
         min_level=channel.min_level,
         enabled=channel.enabled,
+        template=str(channel.config.get("template") or "generic"),
     )
 
 
@@ -151,7 +165,7 @@ async def _save(
     secret = auth.box.seal(body.secret) if body.secret else None
     if secret is None and existing is not None:
         secret = existing.config.get("secret")
-    config = {"url": body.url, "secret": secret}
+    config = {"url": body.url, "secret": secret, "template": body.template}
     async with db.write() as conn:
         channel_id = await notifications.put_channel(
             conn,
@@ -174,6 +188,27 @@ async def _save(
         saved = await notifications.get_channel(conn, channel_id)
     assert saved is not None
     return webhook_out(saved)
+
+
+_EXAMPLE = {
+    "event": "alert.firing",
+    "text": "[CRITICAL] Disk usage on web1: disk[/] is 93.5 (threshold 90)",
+    "alert": {"id": "…", "rule_id": "disk", "rule": "Disk usage", "agent_id": "web1",
+              "series": "disk[/]", "level": "critical", "state": "firing", "value": 93.5,
+              "threshold": 90.0, "started_at": "2026-11-24T10:00:00Z",
+              "fired_at": "2026-11-24T10:01:00Z", "resolved_at": None},
+}  # fmt: skip
+
+
+@router.get("/webhook-templates", response_model=TemplateList)
+async def webhook_templates(_: CanRead) -> TemplateList:
+    """The body shapes a webhook can send, each with the body of an example alert."""
+    return TemplateList(
+        templates=[
+            TemplateInfo(id=name, description=description, example=render(_EXAMPLE))
+            for name, (description, render) in templates.TEMPLATES.items()
+        ]
+    )
 
 
 @router.post("/webhooks", response_model=WebhookOut, status_code=201)
@@ -270,6 +305,148 @@ async def test_all(
         )
     deliverer.wake()
     return Queued(queued=queued)
+
+
+class EmailSettings(BaseModel):
+    enabled: bool = True
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="`none` only for a relay on the same host or network."
+    )
+    username: str | None = Field(None, max_length=255)
+    from_address: EmailStr
+    to: list[EmailStr] = Field(min_length=1, max_length=50)
+    min_level: Level = "warning"
+
+
+class EmailIn(EmailSettings):
+    password: str | None = Field(None, max_length=1000, description="Write-only; omit to keep.")
+
+
+class EmailOut(EmailSettings):
+    id: str
+    has_password: bool
+
+
+class AppriseIn(BaseModel):
+    enabled: bool = True
+    urls: list[Annotated[str, Field(min_length=4, max_length=2000)]] | None = Field(
+        None,
+        max_length=50,
+        description="Apprise URLs (ntfys://…, tgram://…, slack://…). Write-only; omit to keep.",
+    )
+    min_level: Level = "warning"
+
+
+class AppriseOut(BaseModel):
+    id: str
+    enabled: bool
+    min_level: str
+    services: list[str] = Field(description="The scheme of each URL; the URLs hold secrets.")
+
+
+async def _single(db: DatabaseDep, kind: str) -> ChannelRow | None:
+    async with db.read() as conn:
+        found = await notifications.list_channels(conn, kind)
+    return found[0] if found else None
+
+
+async def _put_single(
+    request: Request, db: DatabaseDep, principal: Principal, kind: str, existing: ChannelRow | None,
+    config: dict[str, Any], enabled: bool, min_level: str,
+) -> ChannelRow:  # fmt: skip
+    async with db.write() as conn:
+        channel_id = await notifications.put_channel(
+            conn, channel_id=existing.id if existing else None, kind=kind, name=kind,
+            config=config, enabled=enabled, min_level=min_level,
+        )  # fmt: skip
+        await audit.record(
+            conn,
+            action=f"notifications.{kind}_update",
+            success=True,
+            actor=principal.actor,
+            ip=client_ip(request),
+            resource=f"channel:{channel_id}",
+        )
+        saved = await notifications.get_channel(conn, channel_id)
+    assert saved is not None
+    return saved
+
+
+def _email_out(channel: ChannelRow) -> EmailOut:
+    cfg = channel.config
+    return EmailOut(
+        id=channel.id, enabled=channel.enabled, host=cfg["host"], port=cfg["port"],
+        security=cfg["security"], username=cfg.get("username"), from_address=cfg["from_address"],
+        to=cfg["to"], min_level=channel.min_level,  # type: ignore[arg-type]
+        has_password=bool(cfg.get("password")),
+    )  # fmt: skip
+
+
+@router.get("/email", response_model=EmailOut)
+async def get_email(db: DatabaseDep, _: CanRead) -> EmailOut:
+    channel = await _single(db, "email")
+    if channel is None:
+        raise NotFound("email notifications are not configured", code="CHANNEL_NOT_FOUND")
+    return _email_out(channel)
+
+
+@router.put("/email", response_model=EmailOut)
+async def put_email(
+    body: EmailIn, request: Request, db: DatabaseDep, auth: AuthConfigDep, principal: CanWrite
+) -> EmailOut:
+    """The SMTP server and recipients for alert email; the password is stored encrypted."""
+    await webhook.check_host(body.host)
+    existing = await _single(db, "email")
+    password = auth.box.seal(body.password) if body.password else None
+    if password is None and existing is not None:
+        password = existing.config.get("password")
+    config = body.model_dump(exclude={"password", "enabled", "min_level"}) | {"password": password}
+    channel = await _put_single(
+        request, db, principal, "email", existing, config, body.enabled, body.min_level
+    )
+    return _email_out(channel)
+
+
+def _apprise_out(channel: ChannelRow, box: Any) -> AppriseOut:
+    schemes = [box.open(u).split("://", 1)[0] for u in channel.config.get("urls", [])]
+    return AppriseOut(
+        id=channel.id, enabled=channel.enabled, min_level=channel.min_level, services=schemes
+    )
+
+
+@router.get("/apprise", response_model=AppriseOut)
+async def get_apprise(db: DatabaseDep, auth: AuthConfigDep, _: CanRead) -> AppriseOut:
+    channel = await _single(db, "apprise")
+    if channel is None:
+        raise NotFound("Apprise notifications are not configured", code="CHANNEL_NOT_FOUND")
+    return _apprise_out(channel, auth.box)
+
+
+@router.put("/apprise", response_model=AppriseOut)
+async def put_apprise(
+    body: AppriseIn, request: Request, db: DatabaseDep, auth: AuthConfigDep, principal: CanWrite
+) -> AppriseOut:
+    """Apprise service URLs, stored encrypted (they carry tokens) and never returned."""
+    existing = await _single(db, "apprise")
+    if body.urls is None:
+        if existing is None:
+            raise Invalid("give at least one Apprise URL", code="INVALID_URL")
+        urls = list(existing.config.get("urls", []))
+    else:
+        bad = [u.split("://", 1)[0] for u in body.urls if not apprise_channel.valid(u)]
+        if bad or not body.urls:
+            raise Invalid(
+                f"Apprise does not understand: {', '.join(bad) or 'an empty list'}",
+                code="INVALID_URL",
+                details={"schemes": bad},
+            )
+        urls = [auth.box.seal(u) for u in body.urls]
+    channel = await _put_single(
+        request, db, principal, "apprise", existing, {"urls": urls}, body.enabled, body.min_level
+    )
+    return _apprise_out(channel, auth.box)
 
 
 @router.get("/queue/stats", response_model=QueueStats)

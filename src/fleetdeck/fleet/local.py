@@ -6,9 +6,11 @@ import asyncio
 import json
 import logging
 import time
+from itertools import chain
 from typing import Any
 
 from fleetdeck import sse
+from fleetdeck.alerts import states
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector
@@ -66,7 +68,8 @@ class LocalMonitor:
             await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
         if self.evaluator is not None:
             try:
-                await self.evaluator.observe(LOCAL_AGENT_ID, series.from_snapshot(snap))
+                values = chain(series.from_snapshot(snap), states.from_snapshot(snap))
+                await self.evaluator.observe(LOCAL_AGENT_ID, values)
             except Exception:  # alerting must never stop collection
                 log.exception("alert evaluation failed")
 

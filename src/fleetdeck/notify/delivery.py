@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ import httpx2
 
 from fleetdeck.auth.keys import SecretBox
 from fleetdeck.clock import utcnow
-from fleetdeck.notify import webhook
+from fleetdeck.notify import apprise_channel, email, templates, webhook
 from fleetdeck.store import notifications
 from fleetdeck.store.engine import Database
 from fleetdeck.store.notifications import ChannelRow, Message
@@ -53,15 +54,19 @@ async def send(
     policy: DeliveryPolicy,
 ) -> int | None:
     """Send one message through one channel; raises DeliveryFailed."""
-    if channel.kind != "webhook":
-        raise DeliveryFailed(f"channel kind {channel.kind} cannot deliver yet")
-    url = str(channel.config["url"])
+    if channel.kind == "email":
+        await _email(channel, payload, box)
+        return None
+    if channel.kind == "apprise":
+        await _apprise(channel, payload, box)
+        return None
+    url, body = templates.render(
+        str(channel.config.get("template") or "generic"), str(channel.config["url"]), payload
+    )
     sealed = channel.config.get("secret")
     try:
         await webhook.check_target(url, allow_private=policy.allow_private)
-        reply = await webhook.post(
-            client, url, payload, secret=box.open(sealed) if sealed else None
-        )
+        reply = await webhook.post(client, url, body, secret=box.open(sealed) if sealed else None)
     except httpx2.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:  # the SSRF guard's refusal, a bad secret...
@@ -69,6 +74,24 @@ async def send(
     if not 200 <= reply.status_code < 300:
         raise DeliveryFailed(f"HTTP {reply.status_code}", reply.status_code)
     return reply.status_code
+
+
+async def _email(channel: ChannelRow, payload: dict[str, Any], box: SecretBox) -> None:
+    sealed = channel.config.get("password")
+    try:
+        await email.send(channel.config, box.open(sealed) if sealed else None, payload)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}") from exc
+
+
+async def _apprise(channel: ChannelRow, payload: dict[str, Any], box: SecretBox) -> None:
+    urls = [box.open(u) for u in channel.config.get("urls", [])]
+    try:
+        ok = await apprise_channel.send(urls, payload)
+    except Exception as exc:
+        raise DeliveryFailed(f"apprise: {exc}") from exc
+    if not ok:
+        raise DeliveryFailed("apprise: at least one service refused the message")
 
 
 class Deliverer:

@@ -76,6 +76,19 @@ async def check_target(url: str, *, allow_private: bool) -> None:
             )
 
 
+async def check_host(host: str) -> None:
+    """For servers an administrator names (SMTP): refuse only link-local and metadata
+    addresses; a relay on the same host or network is normal."""
+    try:
+        infos = await asyncio.to_thread(socket.getaddrinfo, host, 25, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise Invalid(f"cannot resolve {host}: {exc}", code="INVALID_URL") from exc
+    for info in infos:
+        problem = _refused(str(info[4][0]), allow_private=True)
+        if problem:
+            raise Invalid(f"{host} resolves to {info[4][0]}: {problem}", code="TARGET_REFUSED")
+
+
 async def post(
     client: httpx2.AsyncClient,
     url: str,

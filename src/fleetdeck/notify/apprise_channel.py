@@ -1,0 +1,36 @@
+"""Apprise URLs (ntfy, Gotify, Slack, Telegram, Matrix, and the rest apprise supports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import apprise
+
+
+def _kind(payload: dict[str, Any]) -> apprise.NotifyType:
+    if payload.get("event") == "alert.resolved":
+        return apprise.NotifyType.SUCCESS
+    level = (payload.get("alert") or {}).get("level")
+    if level == "critical":
+        return apprise.NotifyType.FAILURE
+    if level == "warning":
+        return apprise.NotifyType.WARNING
+    return apprise.NotifyType.INFO
+
+
+async def send(urls: list[str], payload: dict[str, Any]) -> bool:
+    """True when every URL accepted the message."""
+    notifier = apprise.Apprise()
+    for url in urls:
+        if not notifier.add(url):
+            raise ValueError(f"apprise does not understand the URL {url.split(':', 1)[0]}://…")
+    alert = payload.get("alert")
+    title = f"fleetdeck: {alert['rule']} on {alert['agent_id']}" if alert else "fleetdeck"
+    return bool(
+        await notifier.async_notify(body=payload.get("text", ""), title=title,
+                                    notify_type=_kind(payload))
+    )  # fmt: skip
+
+
+def valid(url: str) -> bool:
+    return apprise.Apprise().add(url)
