@@ -76,6 +76,18 @@ async def _housekeeping(db: Database) -> None:
             log.exception("housekeeping failed")
 
 
+REMINDER_SECONDS = 30.0
+
+
+async def _reminders(evaluator: Evaluator) -> None:
+    while True:
+        await asyncio.sleep(REMINDER_SECONDS)
+        try:
+            await evaluator.remind()
+        except Exception:
+            log.exception("alert reminders failed")
+
+
 async def _initial_interval(db: Database, configured: float) -> float:
     async with db.read() as conn:
         stored = await settings_kv.get(conn, settings.REFRESH_KEY)
@@ -150,6 +162,7 @@ def create_app(config: Settings) -> FastAPI:
             asyncio.create_task(tsdb.run()),
             asyncio.create_task(_housekeeping(db)),
             asyncio.create_task(deliverer.run()),
+            asyncio.create_task(_reminders(evaluator)),
         ]
         freeze_startup_objects()
         try:

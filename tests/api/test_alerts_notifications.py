@@ -290,3 +290,29 @@ def test_apprise_urls_deliver_and_stay_secret(
     assert c.post("/api/v1/notifications/test", headers=headers).json() == {"queued": 1}
     got = wait_for(lambda: receiver.received, "the apprise delivery")[0]
     assert got.json()["title"] == "fleetdeck" and "test notification" in got.json()["message"]
+
+
+def test_alerts_firing_together_arrive_as_one_message(
+    client: tuple[TestClient, dict[str, str]], receiver: Receiver
+) -> None:
+    c, headers = client
+    policy = c.put("/api/v1/notifications/policy", json={"group_seconds": 3}, headers=headers)
+    assert policy.status_code == 200 and policy.json()["group_seconds"] == 3
+    bad = c.put(
+        "/api/v1/notifications/policy", json={"quiet_timezone": "Mars/Base"}, headers=headers
+    )
+    assert bad.status_code == 400 and bad.json()["code"] == "INVALID_TIMEZONE"
+    c.post("/api/v1/notifications/webhooks", json={"name": "g", "url": receiver.url},
+           headers=headers)  # fmt: skip
+    for name, metric in (("Procs", "processes"), ("Mem", "memory")):
+        c.post(
+            "/api/v1/alerts/rules",
+            json={"name": name, "metric": metric, "comparison": ">=", "warning": 0,
+                  "for_seconds": 0},
+            headers=headers,
+        )  # fmt: skip
+    got = wait_for(lambda: receiver.received, "the grouped message")
+    time.sleep(0.5)
+    body = got[0].json()
+    assert len(receiver.received) == 1 and body["event"] == "alert.group"
+    assert sorted(a["series"] for a in body["alerts"]) == ["memory", "processes"]

@@ -79,6 +79,8 @@ REQUIRED: dict[str, str] = {
     "POST /api/v1/notifications/webhooks/test": "notifications:write",
     "POST /api/v1/notifications/test": "notifications:write",
     "GET /api/v1/notifications/queue/stats": "notifications:read",
+    "GET /api/v1/notifications/policy": "notifications:read",
+    "PUT /api/v1/notifications/policy": "notifications:write",
     "GET /api/v1/notifications/email": "notifications:read",
     "PUT /api/v1/notifications/email": "notifications:write",
     "GET /api/v1/notifications/apprise": "notifications:read",

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fleetdeck.alerts.rules import BUILTIN, BUILTIN_FOR_SECONDS, BUILTIN_HYSTERESIS, LEVELS, Rule
 from fleetdeck.clock import rfc3339, utcnow
+from fleetdeck.notify import policy
 from fleetdeck.store import alerts as store
 from fleetdeck.store import notifications
 from fleetdeck.store.alerts import AlertRow
@@ -58,7 +59,12 @@ def builtin_rules() -> list[Rule]:
 
 def message(alert: AlertRow, rule: Rule | None, event: str) -> dict[str, Any]:
     name = rule.name if rule else alert.rule_id
-    verb = {"alert.firing": "is", "alert.level_changed": "is now", "alert.resolved": "resolved:"}
+    verb = {
+        "alert.firing": "is",
+        "alert.level_changed": "is now",
+        "alert.reminder": "is still",
+        "alert.resolved": "resolved:",
+    }
     text = (
         f"[{alert.level.upper()}] {name} on {alert.agent_id}: {alert.series} "
         f"{verb.get(event, 'is')} {alert.value:g} (threshold {alert.threshold:g})"
@@ -90,6 +96,7 @@ class Evaluator:
         self.rules: dict[str, Rule] = {}
         self._by_family: dict[str, list[Rule]] = defaultdict(list)
         self.active: dict[Key, AlertRow] = {}
+        self._reminded: dict[str, datetime] = {}  # alert id -> last announcement
 
     async def load(self) -> None:
         """Write the built-in rules when missing; read the rules and the active alerts."""
@@ -196,15 +203,52 @@ class Evaluator:
         queued = False
         async with self.db.write() as conn:
             channels = [c for c in await notifications.list_channels(conn) if c.enabled]
+            rules = await policy.load(conn)
             for change in changes:
                 await store.save_alert(conn, change.alert)
                 transition = await store.add_transition(
                     conn, change.alert, change.from_state, change.to_state
                 )
-                if change.event and not self._snoozed(change.alert, now):
-                    queued |= await self._notify(conn, channels, change, transition)
+                if change.event == "alert.firing":
+                    self._reminded[change.alert.id] = now
+                wanted = change.event and (change.event != "alert.resolved" or rules.send_resolved)
+                if wanted and not self._snoozed(change.alert, now):
+                    queued |= await self._notify(
+                        conn, channels, rules, change.alert, change.event or "", f"{transition}",
+                        now,
+                    )  # fmt: skip
         if queued and self.on_queued:
             self.on_queued()
+
+    async def remind(self, now: datetime | None = None) -> int:
+        """Queue a reminder for each firing, unacknowledged, unsnoozed alert not announced for
+        `renotify_minutes`; returns how many."""
+        now = now or utcnow()
+        due: list[AlertRow] = []
+        async with self.db.read() as conn:
+            rules = await policy.load(conn)
+        if rules.renotify_minutes <= 0:
+            return 0
+        every = timedelta(minutes=rules.renotify_minutes)
+        for alert in self.active.values():
+            last = self._reminded.get(alert.id) or alert.fired_at
+            quiet = alert.acknowledged_at is not None or self._snoozed(alert, now)
+            if alert.state == "firing" and last is not None and not quiet and now - last >= every:
+                due.append(alert)
+        if not due:
+            return 0
+        queued = False
+        async with self.db.write() as conn:
+            channels = [c for c in await notifications.list_channels(conn) if c.enabled]
+            for alert in due:
+                self._reminded[alert.id] = now
+                key = f"reminder:{alert.id}:{now.isoformat()}"
+                queued |= await self._notify(
+                    conn, channels, rules, alert, "alert.reminder", key, now
+                )
+        if queued and self.on_queued:
+            self.on_queued()
+        return len(due)
 
     @staticmethod
     def _snoozed(alert: AlertRow, now: datetime) -> bool:
@@ -214,18 +258,27 @@ class Evaluator:
         self,
         conn: AsyncConnection,
         channels: list[notifications.ChannelRow],
-        change: Change,
-        transition: int,
+        rules: policy.Policy,
+        alert: AlertRow,
+        event: str,
+        key: str,
+        now: datetime,
     ) -> bool:
-        assert change.event is not None
-        payload = message(change.alert, self.rules.get(change.alert.rule_id), change.event)
-        rank = LEVELS.index(change.alert.level)
+        payload = message(alert, self.rules.get(alert.rule_id), event)
+        rank = LEVELS.index(alert.level)
+        quiet = rules.quiet_until(now, alert.level)
         queued = False
         for channel in channels:
-            if LEVELS.index(channel.min_level) <= rank:
-                queued |= await notifications.enqueue(
-                    conn, channel.id, f"transition:{transition}", payload
-                )
+            if LEVELS.index(channel.min_level) > rank:
+                continue
+            not_before = quiet
+            if rules.group_seconds > 0:  # join the channel's waiting group, or open one
+                group = await notifications.open_group(conn, channel.id, utcnow())
+                leaves = group or utcnow() + timedelta(seconds=rules.group_seconds)
+                not_before = max(not_before, leaves) if not_before else leaves
+            queued |= await notifications.enqueue(
+                conn, channel.id, f"{event}:{key}", payload, not_before
+            )
         return queued
 
     def acknowledge(self, alert: AlertRow) -> None:

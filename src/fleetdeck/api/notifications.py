@@ -4,6 +4,7 @@ webhooks, a test through every channel, and the delivery queue with its dead let
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx2
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -14,9 +15,9 @@ from fleetdeck.api.pagination import PageDep, add_page_headers
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import rfc3339, utcnow
 from fleetdeck.errors import Invalid, NotFound
-from fleetdeck.notify import apprise_channel, templates, webhook
+from fleetdeck.notify import apprise_channel, policy, templates, webhook
 from fleetdeck.notify.delivery import Deliverer, DeliveryFailed, DeliveryPolicy, send
-from fleetdeck.store import audit, notifications
+from fleetdeck.store import audit, notifications, settings_kv
 from fleetdeck.store.notifications import ChannelRow
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -447,6 +448,53 @@ async def put_apprise(
         request, db, principal, "apprise", existing, {"urls": urls}, body.enabled, body.min_level
     )
     return _apprise_out(channel, auth.box)
+
+
+class PolicyModel(BaseModel):
+    send_resolved: bool = Field(True, description="Also announce when an alert resolves.")
+    renotify_minutes: int = Field(
+        0, ge=0, le=10080, description="Remind every N minutes while firing and unacknowledged."
+    )
+    group_seconds: int = Field(
+        0, ge=0, le=3600, description="Hold messages this long and send those due together as one."
+    )
+    quiet_enabled: bool = False
+    quiet_start: str = Field("22:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_end: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_timezone: str = Field("UTC", max_length=64, description="IANA name, e.g. Europe/Berlin.")
+    quiet_allow_critical: bool = Field(True, description="Critical alerts go out even when quiet.")
+
+
+@router.get("/policy", response_model=PolicyModel)
+async def get_policy(db: DatabaseDep, _: CanRead) -> PolicyModel:
+    async with db.read() as conn:
+        current = await policy.load(conn)
+    return PolicyModel(**current.stored())
+
+
+@router.put("/policy", response_model=PolicyModel)
+async def put_policy(
+    body: PolicyModel, request: Request, db: DatabaseDep, principal: CanWrite
+) -> PolicyModel:
+    """Resolved messages, reminders, grouping and quiet hours, for every channel."""
+    try:
+        ZoneInfo(body.quiet_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Invalid(
+            f"unknown time zone {body.quiet_timezone!r}", code="INVALID_TIMEZONE"
+        ) from exc
+    async with db.write() as conn:
+        await settings_kv.put(conn, policy.SETTINGS_KEY, body.model_dump())
+        await audit.record(
+            conn,
+            action="notifications.policy",
+            success=True,
+            actor=principal.actor,
+            ip=client_ip(request),
+            resource="settings:notifications.policy",
+            details=body.model_dump(),
+        )
+    return body
 
 
 @router.get("/queue/stats", response_model=QueueStats)

@@ -17,7 +17,7 @@ import httpx2
 
 from fleetdeck.auth.keys import SecretBox
 from fleetdeck.clock import utcnow
-from fleetdeck.notify import apprise_channel, email, templates, webhook
+from fleetdeck.notify import apprise_channel, email, policy, templates, webhook
 from fleetdeck.store import notifications
 from fleetdeck.store.engine import Database
 from fleetdeck.store.notifications import ChannelRow, Message
@@ -131,30 +131,53 @@ class Deliverer:
         async with self.db.read() as conn:
             messages = await notifications.due(conn, utcnow(), BATCH)
             channels = {c.id: c for c in await notifications.list_channels(conn)}
-        if messages:
+            group = (await policy.load(conn)).group_seconds > 0
+        batches: list[list[Message]] = []
+        if group:  # what is due together for one channel leaves as one message
+            by_channel: dict[str, list[Message]] = {}
+            for message in messages:
+                by_channel.setdefault(message.channel_id, []).append(message)
+            batches = list(by_channel.values())
+        else:
+            batches = [[m] for m in messages]
+        if batches:
             await asyncio.gather(
-                *(self._one(client, m, channels.get(m.channel_id)) for m in messages)
+                *(self._batch(client, b, channels.get(b[0].channel_id)) for b in batches)
             )
         self.last_run_at = utcnow().isoformat()
         return len(messages)
 
-    async def _one(
-        self, client: httpx2.AsyncClient, message: Message, channel: ChannelRow | None
+    async def _batch(
+        self, client: httpx2.AsyncClient, batch: list[Message], channel: ChannelRow | None
     ) -> None:
+        payload = batch[0].payload if len(batch) == 1 else grouped([m.payload for m in batch])
         try:
             if channel is None:
                 raise DeliveryFailed("the channel was deleted")
-            status = await send(client, channel, message.payload, self.box, self.policy)
+            status = await send(client, channel, payload, self.box, self.policy)
         except DeliveryFailed as exc:
-            attempts = message.attempts + 1
-            retry_at = None
-            if attempts < self.policy.max_attempts and channel is not None:
-                retry_at = utcnow() + timedelta(seconds=self.policy.delay(attempts))
             async with self.db.write() as conn:
-                await notifications.mark_failed(
-                    conn, message.id, error=str(exc), status=exc.status, retry_at=retry_at
-                )
-            log.info("notification %s failed (attempt %d): %s", message.id, attempts, exc)
+                for message in batch:
+                    attempts = message.attempts + 1
+                    retry_at = None
+                    if attempts < self.policy.max_attempts and channel is not None:
+                        retry_at = utcnow() + timedelta(seconds=self.policy.delay(attempts))
+                    await notifications.mark_failed(
+                        conn, message.id, error=str(exc), status=exc.status, retry_at=retry_at
+                    )
+            log.info("notification %s failed: %s", [m.id for m in batch], exc)
             return
         async with self.db.write() as conn:
-            await notifications.mark_sent(conn, message.id, status)
+            for message in batch:
+                await notifications.mark_sent(conn, message.id, status)
+
+
+def grouped(payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    """One message for several: every text, one per line, and the alerts in a list."""
+    texts = [str(p.get("text", "")) for p in payloads]
+    return {
+        "event": "alert.group",
+        "text": f"{len(payloads)} notifications:\n" + "\n".join(texts),
+        "alerts": [p["alert"] for p in payloads if p.get("alert")],
+        "messages": payloads,
+    }

@@ -83,7 +83,11 @@ async def delete_channel(conn: AsyncConnection, channel_id: str) -> None:
 
 
 async def enqueue(
-    conn: AsyncConnection, channel_id: str, dedupe_key: str, payload: dict[str, Any]
+    conn: AsyncConnection,
+    channel_id: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    not_before: datetime | None = None,
 ) -> bool:
     """Add a message unless the same (channel, key) is already queued or sent."""
     exists = (
@@ -104,7 +108,7 @@ async def enqueue(
             payload=payload,
             status="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=max(now, not_before) if not_before else now,
             created_at=now,
         )
     )
@@ -232,3 +236,19 @@ async def oldest_pending(conn: AsyncConnection) -> datetime | None:
         await conn.execute(sa.select(sa.func.min(c.created_at)).where(c.status == "pending"))
     ).scalar_one_or_none()
     return oldest
+
+
+async def open_group(conn: AsyncConnection, channel_id: str, now: datetime) -> datetime | None:
+    """When the channel's waiting group (messages held back, not yet tried) leaves, if any."""
+    c = notification_outbox.c
+    leaves: datetime | None = (
+        await conn.execute(
+            sa.select(sa.func.min(c.next_attempt_at)).where(
+                c.channel_id == channel_id,
+                c.status == "pending",
+                c.attempts == 0,
+                c.next_attempt_at > now,
+            )
+        )
+    ).scalar_one_or_none()
+    return leaves
