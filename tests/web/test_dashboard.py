@@ -255,3 +255,30 @@ def test_panels_can_be_hidden_and_reordered_and_stay_so(page: Page, server: Serv
     assert order[-2:] == ["services", "containers"], order
     stored = httpx2.get(server.url + "/api/v1/user/panel-config", headers=api_token(server))
     assert {"id": "load", "visible": False} in stored.json()["panels"]
+
+
+def test_alerts_page_creates_a_rule_then_shows_and_acknowledges_its_alert(
+    page: Page, server: ServerProcess
+) -> None:
+    log_in(page, server, "admin", ADMIN_PASSWORD)
+    expect(page).to_have_url(server.url + "/")
+    page.click("nav a[href='/alerts']")
+    page.fill("#rule-form input[name=name]", "Any process")
+    page.fill("#rule-form input[name=metric]", "processes")
+    page.select_option("#rule-form select[name=comparison]", ">=")
+    page.fill("#rule-form input[name=warning]", "0")
+    page.fill("#rule-form input[name=for_seconds]", "0")
+    page.click("#rule-form button[type=submit]")
+    expect(page.locator("#rules tr[data-rule=any-process]")).to_be_visible()
+    row = page.locator("#alerts tbody tr", has_text="any-process")
+    expect(row).to_contain_text("firing", timeout=15_000)
+    page.reload()
+    expect(page.locator("#alert-badge")).to_have_text(re.compile(r"^[1-9]\d*$"))
+    row.get_by_role("button", name="Acknowledge").click()
+    expect(row).to_contain_text("seen by admin")
+    rule = httpx2.get(server.url + "/api/v1/alerts/rules", headers=api_token(server)).json()
+    body = next(r for r in rule["rules"] if r["id"] == "any-process")
+    body = {k: v for k, v in body.items() if k not in ("id", "builtin")} | {"enabled": False}
+    httpx2.put(
+        server.url + "/api/v1/alerts/rules/any-process", json=body, headers=api_token(server)
+    )

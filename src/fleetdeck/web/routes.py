@@ -214,3 +214,14 @@ async def profile_page(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     return _page(request, "profile.html", principal)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+async def alerts_page(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    if not principal.can("alerts:read"):
+        return _page(request, "denied.html", principal, permission="alerts:read")
+    rules = list(request.app.state.evaluator.rules.values())
+    return _page(request, "alerts.html", principal, rules=rules)

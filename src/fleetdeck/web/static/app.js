@@ -66,7 +66,22 @@ const fd = (() => {
   return { api, bytes, pct, rate, showError, formData, fillRows, cookie };
 })();
 
+// The number of firing alerts beside "Alerts" in the navigation, on every page.
+async function refreshAlertBadge() {
+  const badge = document.getElementById("alert-badge");
+  if (!badge) return;
+  try {
+    const reply = await fetch("/api/v1/alerts?state=firing&limit=1", { credentials: "same-origin" });
+    if (!reply.ok) return;
+    const count = Number(reply.headers.get("X-Total-Count") || 0);
+    badge.textContent = String(count);
+    badge.hidden = count === 0;
+  } catch (error) { /* offline: keep the last count */ }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  refreshAlertBadge();
+  setInterval(refreshAlertBadge, 15000);
   document.getElementById("logout")?.addEventListener("click", async () => {
     try { await fd.api("POST", "/api/v1/auth/logout"); } finally { location.href = "/login"; }
   });
