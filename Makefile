@@ -39,6 +39,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/history_query.py
 	$(BIN)/python bench/page_load.py
+	$(BIN)/python bench/alert_eval.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -2,15 +2,15 @@
 
 Per (rule, host, series) an alert goes pending when a level is crossed, firing once it held for
 the rule's `for`, changes level while firing, and resolves once the value is back past the
-threshold by the hysteresis. Only transitions are written (with their notifications, in the
-same transaction); values in between stay in memory. Active alerts are reloaded at start.
+threshold by the hysteresis. Pending alerts live in memory (noisy series cross and uncross all
+day; writing each would cost more than the ingest); from firing on, every transition is written
+with its notifications in one transaction, and firing alerts are reloaded at start.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +25,6 @@ from fleetdeck.store import alerts as store
 from fleetdeck.store import notifications
 from fleetdeck.store.alerts import AlertRow
 from fleetdeck.store.engine import Database
-from fleetdeck.tsdb.series import family
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +88,52 @@ def message(alert: AlertRow, rule: Rule | None, event: str) -> dict[str, Any]:
     }
 
 
+@dataclass(slots=True)
+class FamilyRules:
+    """The rules of one series family, with the bounds that let most samples skip them all:
+    a value at or below every `>` threshold and at or above every `<` one crosses nothing."""
+
+    rules: list[Rule]
+    above: float = float("inf")  # lowest threshold of the > and >= rules
+    below: float = float("-inf")  # highest threshold of the < and <= rules
+
+    def add(self, rule: Rule) -> None:
+        self.rules.append(rule)
+        levels = [v for v in (rule.warning, rule.critical) if v is not None]
+        if rule.comparison in (">", ">="):
+            self.above = min(self.above, *levels)
+        else:
+            self.below = max(self.below, *levels)
+
+    def may_cross(self, value: float) -> bool:
+        return value >= self.above or value <= self.below
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A host's report layout (its series keys in order, which repeat from one report to the
+    next) mapped to rule groups and bounds, so that evaluation is one comparison per sample."""
+
+    version: int
+    keys: tuple[str, ...]
+    groups: tuple[tuple[FamilyRules, ...], ...]
+    above: tuple[float, ...]
+    below: tuple[float, ...]
+
+
 class Evaluator:
     def __init__(self, db: Database, *, on_queued: Callable[[], None] | None = None) -> None:
         self.db = db
         self.on_queued = on_queued
         self.rules: dict[str, Rule] = {}
-        self._by_family: dict[str, list[Rule]] = defaultdict(list)
+        self._by_family: dict[str, FamilyRules] = {}  # fleet-wide and group rules
+        self._by_host: dict[str, dict[str, FamilyRules]] = {}  # host -> family -> its rules
+        self._stale: set[Key] = set()  # active alerts of rules since disabled or deleted
         self.active: dict[Key, AlertRow] = {}
+        # agent -> series -> how many of its alerts are active: those bypass the fast path.
+        self._watched: dict[str, dict[str, int]] = {}
+        self._plans: dict[str, Plan] = {}  # agent -> plan of its last report
+        self._version = 0  # bumped by reload_rules: plans made before are stale
         self._reminded: dict[str, datetime] = {}  # alert id -> last announcement
 
     async def load(self) -> None:
@@ -108,15 +146,28 @@ class Evaluator:
         await self.reload_rules()
         async with self.db.read() as conn:
             for alert in await store.active(conn):
-                self.active[(alert.rule_id, alert.agent_id, alert.series)] = alert
+                key = (alert.rule_id, alert.agent_id, alert.series)
+                self.active[key] = alert
+                self._watch(key, +1)
 
     async def reload_rules(self) -> None:
         async with self.db.read() as conn:
             rules = await store.list_rules(conn)
         self.rules = {r.id: r for r in rules}
-        self._by_family = defaultdict(list)
+        by_family: dict[str, FamilyRules] = {}
+        by_host: dict[str, dict[str, FamilyRules]] = {}
         for rule in rules:
-            self._by_family[rule.family].append(rule)
+            if not rule.enabled:
+                continue
+            if rule.scope == "host" and rule.scope_value:
+                mine = by_host.setdefault(rule.scope_value, {})
+                mine.setdefault(rule.family, FamilyRules([])).add(rule)
+            else:
+                by_family.setdefault(rule.family, FamilyRules([])).add(rule)
+        self._by_family, self._by_host = by_family, by_host
+        self._version += 1
+        live = {r.id for r in rules if r.enabled}
+        self._stale = {key for key in self.active if key[0] not in live}
 
     async def observe(
         self,
@@ -128,22 +179,37 @@ class Evaluator:
     ) -> list[Change]:
         now = now or utcnow()
         changes: list[Change] = []
-        seen: set[Key] = set()
-        for series_key, value in samples:
-            for rule in self._by_family.get(family(series_key), ()):
-                if rule.applies_to(agent_id, series_key, groups):
-                    key = (rule.id, agent_id, series_key)
-                    seen.add(key)
-                    change = self._step(rule, key, value, now)
-                    if change is not None:
-                        changes.append(change)
-        # An alert whose rule was disabled or deleted, or whose series vanished: resolve.
-        for key, alert in list(self.active.items()):
-            if key[1] == agent_id and key not in seen:
-                known = self.rules.get(key[0])
-                if known is None or not known.enabled:
-                    changes.append(self._resolve(key, alert, now, silent=alert.state == "pending"))
-        if changes:
+        pairs = samples if isinstance(samples, list | tuple) else list(samples)
+        if not pairs:
+            return changes
+        keys, values = zip(*pairs, strict=True)
+        plan = self._plans.get(agent_id)
+        if plan is None or plan.version != self._version or plan.keys != keys:
+            plan = self._plan(agent_id, keys)
+        watched = self._watched.get(agent_id)
+        # Most samples cross nothing: one comparison against the family's bounds skips them.
+        hits = [
+            i
+            for i, (v, lo, hi) in enumerate(zip(values, plan.above, plan.below, strict=True))
+            if v >= lo or v <= hi
+        ]
+        if watched:
+            hits = sorted(set(hits).union(i for i, k in enumerate(keys) if k in watched))
+        for i in hits:
+            series_key, value = keys[i], values[i]
+            for group in plan.groups[i]:
+                for rule in group.rules:
+                    if rule.applies_to(agent_id, series_key, groups):
+                        change = self._step(rule, (rule.id, agent_id, series_key), value, now)
+                        if change is not None:
+                            changes.append(change)
+        # Alerts whose rule was disabled or deleted resolve at their host's next report.
+        for key in [k for k in self._stale if k[1] == agent_id]:
+            self._stale.discard(key)
+            alert = self.active.get(key)
+            if alert is not None:
+                changes.append(self._resolve(key, alert, now, silent=alert.state == "pending"))
+        if any(c.event is not None or "pending" not in (c.from_state, c.to_state) for c in changes):
             await self._persist(changes, now)
         return changes
 
@@ -165,6 +231,7 @@ class Evaluator:
                 started_at=now,
             )
             self.active[key] = alert
+            self._watch(key, +1)
             if rule.for_seconds <= 0:
                 return self._fire(alert, now, from_state=None)
             return Change(alert, None, "pending", None)
@@ -189,12 +256,37 @@ class Evaluator:
             return Change(alert, "firing", "firing", "alert.level_changed")
         return None
 
+    def _plan(self, agent_id: str, keys: tuple[str, ...]) -> Plan:
+        """Per position of this host's report: the rule groups that apply and their bounds."""
+        host = self._by_host.get(agent_id) or {}
+        groups, above, below = [], [], []
+        for series_key in keys:
+            name = series_key.split("[", 1)[0]
+            found = tuple(g for g in (self._by_family.get(name), host.get(name)) if g is not None)
+            groups.append(found)
+            above.append(min((g.above for g in found), default=float("inf")))
+            below.append(max((g.below for g in found), default=float("-inf")))
+        plan = Plan(self._version, keys, tuple(groups), tuple(above), tuple(below))
+        self._plans[agent_id] = plan
+        return plan
+
+    def _watch(self, key: Key, delta: int) -> None:
+        series = self._watched.setdefault(key[1], {})
+        count = series.get(key[2], 0) + delta
+        if count > 0:
+            series[key[2]] = count
+        else:
+            series.pop(key[2], None)
+            if not series:
+                del self._watched[key[1]]
+
     def _fire(self, alert: AlertRow, now: datetime, *, from_state: str | None) -> Change:
         alert.state, alert.fired_at = "firing", now
         return Change(alert, from_state, "firing", "alert.firing")
 
     def _resolve(self, key: Key, alert: AlertRow, now: datetime, *, silent: bool) -> Change:
         del self.active[key]
+        self._watch(key, -1)
         from_state = alert.state
         alert.state, alert.resolved_at = "resolved", now
         return Change(alert, from_state, "resolved", None if silent else "alert.resolved")
@@ -205,6 +297,8 @@ class Evaluator:
             channels = [c for c in await notifications.list_channels(conn) if c.enabled]
             rules = await policy.load(conn)
             for change in changes:
+                if "pending" in (change.to_state, change.from_state) and change.event is None:
+                    continue  # pending lives in memory until it fires (or quietly clears)
                 await store.save_alert(conn, change.alert)
                 transition = await store.add_transition(
                     conn, change.alert, change.from_state, change.to_state

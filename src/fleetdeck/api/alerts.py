@@ -203,6 +203,15 @@ async def list_alerts(
         rows, total = await store.search(
             conn, states=states, agent_id=agent_id, limit=page.limit, offset=page.offset
         )
+    if states is None or "pending" in states:  # pending alerts live in the evaluator only
+        pending = [
+            a
+            for a in evaluator.active.values()
+            if a.state == "pending" and (agent_id is None or a.agent_id == agent_id)
+        ]
+        total += len(pending)
+        if page.offset == 0:
+            rows = sorted(pending, key=lambda a: a.started_at, reverse=True) + rows
     add_page_headers(request, response, page, total)
     return AlertList(
         alerts=[alert_out(a, evaluator.rules) for a in rows], config=_config(evaluator.rules)

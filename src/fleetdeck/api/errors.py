@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -28,6 +29,14 @@ _CODES = {
 }
 
 
+class _ErrorJSON(JSONResponse):
+    """Escapes non-ASCII: a message may quote input with lone surrogates, which UTF-8 cannot
+    encode and would turn a 400 into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
 def error_response(
     status: int,
     message: str,
@@ -36,7 +45,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = {"error": message, "code": code, "details": details or {}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _ErrorJSON(body, status_code=status, headers=headers)
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:

@@ -115,7 +115,9 @@ class OutboxList(BaseModel):
 
 
 class DeadLetterAction(BaseModel):
-    ids: list[int] | None = Field(None, max_length=1000, description="Omit for all of them.")
+    ids: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(
+        None, max_length=1000, description="Omit for all of them."
+    )
 
 
 class Count(BaseModel):

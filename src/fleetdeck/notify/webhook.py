@@ -66,7 +66,7 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         infos = await asyncio.to_thread(
             socket.getaddrinfo, parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP
         )
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
         raise Invalid(f"cannot resolve {parts.hostname}: {exc}", code="INVALID_URL") from exc
     for info in infos:
         problem = _refused(str(info[4][0]), allow_private)
@@ -81,7 +81,7 @@ async def check_host(host: str) -> None:
     addresses; a relay on the same host or network is normal."""
     try:
         infos = await asyncio.to_thread(socket.getaddrinfo, host, 25, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise Invalid(f"cannot resolve {host}: {exc}", code="INVALID_URL") from exc
     for info in infos:
         problem = _refused(str(info[4][0]), allow_private=True)
