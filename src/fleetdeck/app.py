@@ -20,6 +20,7 @@ from fleetdeck.api import (
     alerts,
     auth,
     config_bundle,
+    groups,
     health,
     history,
     notifications,
@@ -42,6 +43,7 @@ from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector, default_collectors
 from fleetdeck.config import Settings
+from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.local import LocalMonitor
 from fleetdeck.memory import freeze_startup_objects
 from fleetdeck.notify.delivery import Deliverer, DeliveryPolicy
@@ -152,11 +154,14 @@ def create_app(config: Settings) -> FastAPI:
         )
         evaluator = Evaluator(db, on_queued=deliverer.wake)
         await evaluator.load()
+        group_index = GroupIndex(db)
+        await group_index.reload()
         interval = await _initial_interval(db, config.refresh_interval)
-        monitor = LocalMonitor(bus, collector, interval, tsdb, evaluator)
+        monitor = LocalMonitor(bus, collector, interval, tsdb, evaluator, group_index)
         app.state.db, app.state.bus, app.state.monitor, app.state.tsdb = db, bus, monitor, tsdb
         app.state.auth_config = access
         app.state.evaluator, app.state.deliverer = evaluator, deliverer
+        app.state.groups = group_index
         tasks = [
             asyncio.create_task(monitor.run()),
             asyncio.create_task(tsdb.run()),
@@ -207,6 +212,7 @@ def create_app(config: Settings) -> FastAPI:
         audit_api,
         alerts,
         notifications,
+        groups,
         config_bundle,
         stream,
         history,

@@ -177,3 +177,11 @@ async def test_a_stopped_service_or_container_fires_a_state_rule(db: Database) -
         ("container.running[db]", "firing"),
         ("service.active[nginx.service]", "firing"),
     ]
+
+
+async def test_group_scoped_rules_follow_membership(db: Database) -> None:
+    rule = _rule(id="web-hot", for_seconds=0, scope="group", scope_value="web")
+    ev = await _evaluator(db, rule)
+    assert await ev.observe("local", [("temp[x]", 99.0)], now=T0) == []
+    fired = await ev.observe("local", [("temp[x]", 99.0)], groups=frozenset({"web"}), now=T0)
+    assert [c.to_state for c in fired] == ["firing"]

@@ -91,6 +91,13 @@ REQUIRED: dict[str, str] = {
     "POST /api/v1/notifications/dlq/retry": "notifications:write",
     "POST /api/v1/notifications/dlq/delete": "notifications:write",
     "GET /api/v1/notifications/health": "notifications:read",
+    "GET /api/v1/groups": "groups:read",
+    "POST /api/v1/groups": "groups:write",
+    "GET /api/v1/groups/{group_id}": "groups:read",
+    "PUT /api/v1/groups/{group_id}": "groups:write",
+    "DELETE /api/v1/groups/{group_id}": "groups:write",
+    "POST /api/v1/groups/{group_id}/members": "groups:write",
+    "DELETE /api/v1/groups/{group_id}/members/{agent_id}": "groups:write",
     "GET /api/v1/stream": "metrics:read",
     "GET /api/v1/history": "metrics:read",
     "GET /api/v1/export/metrics": "metrics:read",
@@ -112,6 +119,8 @@ PATH_VALUES = {
     "alert_id": "no-such-alert",
     "rule_id": "no-such-rule",
     "channel_id": "no-such-channel",
+    "group_id": "no-such-group",
+    "agent_id": "no-such-agent",
 }
 QUERIES = {"GET /api/v1/stream": {"agent_id": "no-such-agent"}}
 SCOPES = ("metrics:read", "processes:read")

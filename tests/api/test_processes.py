@@ -92,7 +92,8 @@ def test_viewer_may_look_but_not_signal(api: Api, child: subprocess.Popen[bytes]
         f"/api/v1/processes/{child.pid}/signal", json={"signal": 9}, headers=api.as_("charlie")
     )
     assert reply.status_code == 403 and reply.json()["details"] == {
-        "permission": "processes:signal"
+        "permission": "processes:signal",
+        "agent_id": "local",
     }
     assert child.poll() is None
 

@@ -257,3 +257,38 @@ def test_admin_changes_are_audited(api: Api) -> None:
         ("role.create", "admin", "role:auditor")
     ]
     assert ADMIN_PASSWORD not in str(events)
+
+
+def test_a_group_bound_role_acts_on_the_hosts_of_its_group(api: Api) -> None:
+    import os
+
+    admin = api.as_("alice")
+    api.client.post(
+        "/api/v1/roles",
+        json={"name": "Web ops", "permissions": ["processes:read"], "host_groups": ["web"]},
+        headers=admin,
+    )
+    user = api.client.post(
+        "/api/v1/users",
+        json={"username": "wendy", "password": "wendy-password", "roles": ["web-ops"]},
+        headers=admin,
+    ).json()
+    assert user["roles"] == ["web-ops"]
+    wendy = api.login("wendy", "wendy-password")
+    mine = f"/api/v1/processes/{os.getpid()}"
+    assert api.client.get(mine, headers=wendy).status_code == 403  # local is in no group
+    created = api.client.post("/api/v1/groups", json={"id": "web"}, headers=admin)
+    assert created.status_code == 201 and created.json()["members"] == []
+    joined = api.client.post(
+        "/api/v1/groups/web/members", json={"agent_id": "local"}, headers=admin
+    )
+    assert joined.json()["members"] == ["local"]
+    assert api.client.get(mine, headers=wendy).status_code == 200
+    # Fleet-wide actions stay out of reach of a group-bound role.
+    assert api.client.get("/api/v1/users", headers=wendy).status_code == 403
+    ghost = api.client.post("/api/v1/groups/web/members", json={"agent_id": "ghost"}, headers=admin)
+    assert ghost.status_code == 404 and ghost.json()["code"] == "AGENT_NOT_FOUND"
+    assert api.client.delete("/api/v1/groups/web/members/local", headers=admin).status_code == 200
+    assert api.client.get(mine, headers=wendy).status_code == 403
+    dup = api.client.post("/api/v1/groups", json={"id": "web"}, headers=admin)
+    assert dup.status_code == 409

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fleetdeck.auth.service import AuthConfig, Principal, authenticate
 from fleetdeck.config import Settings
 from fleetdeck.errors import Forbidden, NotFound, Unauthorized
+from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
 from fleetdeck.store.engine import Database
 
@@ -122,4 +123,30 @@ def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
         return principal
 
     check.__name__ = f"require_{permission.replace(':', '_').replace('*', 'any')}"
+    return check
+
+
+def get_groups(request: Request) -> GroupIndex:
+    index: GroupIndex = request.app.state.groups
+    return index
+
+
+GroupsDep = Annotated[GroupIndex, Depends(get_groups)]
+
+
+def require_on_host(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """Like `require`, for a host named by the `agent_id` query parameter (default: the
+    server's own): roles bound to host groups count when the host is in one of them."""
+
+    async def check(principal: ActivePrincipal, request: Request, index: GroupsDep) -> Principal:
+        agent_id = request.query_params.get("agent_id") or LOCAL_AGENT_ID
+        if not principal.can_on(permission, index.of(agent_id)):
+            raise Forbidden(
+                f"permission {permission} is required on {agent_id}",
+                code="PERMISSION_DENIED",
+                details={"permission": permission, "agent_id": agent_id},
+            )
+        return principal
+
+    check.__name__ = f"require_{permission.replace(':', '_')}_on_host"
     return check

@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from fleetdeck.api.deps import MonitorDep, SettingsDep, live_local_only, require
+from fleetdeck.api.deps import MonitorDep, SettingsDep, live_local_only, require_on_host
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import parse_time, rfc3339_from_epoch, rfc3339_ms, to_ms
 from fleetdeck.errors import Invalid, NotFound
@@ -27,7 +27,7 @@ RANGES = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "12h": 43
           "24h": 86400, "7d": 604800}  # fmt: skip
 DEFAULT_SPAN_MS = 3_600_000
 
-Reader = Annotated[Principal, Depends(require("metrics:read"))]
+Reader = Annotated[Principal, Depends(require_on_host("metrics:read"))]
 ResolutionQuery = Annotated[Literal["raw", "1m", "5m", "1h"] | None, Query()]
 RangeQuery = Annotated[Literal["5m", "15m", "30m", "1h", "4h", "12h", "24h", "7d"] | None, Query()]
 TimeQuery = Annotated[str | None, Query(max_length=64)]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from fleetdeck.api.deps import DatabaseDep, client_ip, live_local_only, require
+from fleetdeck.api.deps import DatabaseDep, client_ip, live_local_only, require_on_host
 from fleetdeck.auth.service import Principal
 from fleetdeck.collect import process_control
 from fleetdeck.errors import Forbidden, Invalid, NotFound
@@ -48,7 +48,7 @@ class SignalResult(BaseModel):
 @router.get("/{pid}", response_model=ProcessDetails)
 async def get_process(
     pid: PidPath,
-    _: Annotated[Principal, Depends(require("processes:read"))],
+    _: Annotated[Principal, Depends(require_on_host("processes:read"))],
     agent_id: AgentQuery = None,
 ) -> ProcessDetails:
     live_local_only(agent_id)
@@ -67,7 +67,7 @@ async def signal_process(
     body: SignalRequest,
     request: Request,
     db: DatabaseDep,
-    principal: Annotated[Principal, Depends(require("processes:signal"))],
+    principal: Annotated[Principal, Depends(require_on_host("processes:signal"))],
     agent_id: AgentQuery = None,
 ) -> SignalResult:
     live_local_only(agent_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from fleetdeck import sse
-from fleetdeck.api.deps import MonitorDep, live_local_only, require
+from fleetdeck.api.deps import MonitorDep, live_local_only, require_on_host
 from fleetdeck.auth.service import Principal
 from fleetdeck.fleet.local import METRICS_TOPIC
 
@@ -27,7 +27,7 @@ KEEPALIVE_SECONDS = 15.0
 async def stream(
     request: Request,
     monitor: MonitorDep,
-    _: Annotated[Principal, Depends(require("metrics:read"))],
+    _: Annotated[Principal, Depends(require_on_host("metrics:read"))],
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StreamingResponse:
     """`event: metrics` with the complete metrics structure at every refresh."""

@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, str] = {
     "alerts:write": "Change alert thresholds and rules.",
     "notifications:read": "See notification channels, the delivery queue and its history.",
     "notifications:write": "Configure notification channels; retry or drop dead letters.",
+    "groups:read": "See host groups and their members.",
+    "groups:write": "Create, change and delete host groups; add and remove members.",
 }
 
 # (id, name, description, permissions). Written to the roles table at every start.
@@ -47,6 +49,7 @@ SYSTEM_ROLES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "alerts:read",
             "alerts:acknowledge",
             "notifications:read",
+            "groups:read",
         ),
     ),
     (

@@ -14,6 +14,7 @@ from fleetdeck.alerts import states
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector
+from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.tsdb import series
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
@@ -37,12 +38,14 @@ class LocalMonitor:
         interval: float,
         tsdb: TimeSeriesStore | None = None,
         evaluator: Evaluator | None = None,
+        groups: GroupIndex | None = None,
     ) -> None:
         self.bus = bus
         self.collector = collector
         self.interval = interval
         self.tsdb = tsdb
         self.evaluator = evaluator
+        self.groups = groups
         self.latest: dict[str, Any] | None = None
         self.latest_frame: bytes | None = None
         self.ticks = 0
@@ -69,7 +72,8 @@ class LocalMonitor:
         if self.evaluator is not None:
             try:
                 values = chain(series.from_snapshot(snap), states.from_snapshot(snap))
-                await self.evaluator.observe(LOCAL_AGENT_ID, values)
+                member_of = self.groups.of(LOCAL_AGENT_ID) if self.groups else frozenset()
+                await self.evaluator.observe(LOCAL_AGENT_ID, values, groups=member_of)
             except Exception:  # alerting must never stop collection
                 log.exception("alert evaluation failed")
 

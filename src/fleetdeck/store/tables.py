@@ -260,3 +260,20 @@ notification_outbox = sa.Table(
     sa.UniqueConstraint("channel_id", "dedupe_key", name="uq_notification_outbox_channel_id"),
     sa.Index("ix_notification_outbox_due", "status", "next_attempt_at"),
 )
+
+# Host groups (Otto): bind roles and alert rules to sets of hosts.
+host_groups = sa.Table(
+    "host_groups",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+host_group_members = sa.Table(
+    "host_group_members",
+    metadata,
+    sa.Column("group_id", sa.ForeignKey("host_groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("agent_id", sa.String(128), primary_key=True),
+)
