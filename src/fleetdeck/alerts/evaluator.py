@@ -10,6 +10,7 @@ with its notifications in one transaction, and firing alerts are reloaded at sta
 from __future__ import annotations
 
 import logging
+import operator
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ class Evaluator:
         # agent -> series -> how many of its alerts are active: those bypass the fast path.
         self._watched: dict[str, dict[str, int]] = {}
         self._plans: dict[str, Plan] = {}  # agent -> plan of its last report
+        self._shared_plans: dict[tuple[str, ...], Plan] = {}  # layout -> plan, no host rules
         self._version = 0  # bumped by reload_rules: plans made before are stale
         self._reminded: dict[str, datetime] = {}  # alert id -> last announcement
 
@@ -166,6 +168,7 @@ class Evaluator:
                 by_family.setdefault(rule.family, FamilyRules([])).add(rule)
         self._by_family, self._by_host = by_family, by_host
         self._version += 1
+        self._shared_plans = {}
         live = {r.id for r in rules if r.enabled}
         self._stale = {key for key in self.active if key[0] not in live}
 
@@ -187,12 +190,16 @@ class Evaluator:
         if plan is None or plan.version != self._version or plan.keys != keys:
             plan = self._plan(agent_id, keys)
         watched = self._watched.get(agent_id)
-        # Most samples cross nothing: one comparison against the family's bounds skips them.
-        hits = [
-            i
-            for i, (v, lo, hi) in enumerate(zip(values, plan.above, plan.below, strict=True))
-            if v >= lo or v <= hi
-        ]
+        # Most reports cross nothing: two C-level passes over the row say so; only then is
+        # each sample compared against its family's bounds.
+        if any(map(operator.ge, values, plan.above)) or any(map(operator.le, values, plan.below)):
+            hits = [
+                i
+                for i, (v, lo, hi) in enumerate(zip(values, plan.above, plan.below, strict=True))
+                if v >= lo or v <= hi
+            ]
+        else:
+            hits = []
         if watched:
             hits = sorted(set(hits).union(i for i, k in enumerate(keys) if k in watched))
         for i in hits:
@@ -257,8 +264,21 @@ class Evaluator:
         return None
 
     def _plan(self, agent_id: str, keys: tuple[str, ...]) -> Plan:
-        """Per position of this host's report: the rule groups that apply and their bounds."""
-        host = self._by_host.get(agent_id) or {}
+        """Per position of this host's report: the rule groups that apply and their bounds.
+        Hosts without rules of their own and with the same layout share one plan."""
+        host = self._by_host.get(agent_id)
+        if host is None:
+            shared = self._shared_plans.get(keys)
+            if shared is None or shared.version != self._version:
+                shared = self._build_plan(keys, {})
+                self._shared_plans[keys] = shared
+            self._plans[agent_id] = shared
+            return shared
+        plan = self._build_plan(keys, host)
+        self._plans[agent_id] = plan
+        return plan
+
+    def _build_plan(self, keys: tuple[str, ...], host: dict[str, FamilyRules]) -> Plan:
         groups, above, below = [], [], []
         for series_key in keys:
             name = series_key.split("[", 1)[0]
@@ -266,9 +286,7 @@ class Evaluator:
             groups.append(found)
             above.append(min((g.above for g in found), default=float("inf")))
             below.append(max((g.below for g in found), default=float("-inf")))
-        plan = Plan(self._version, keys, tuple(groups), tuple(above), tuple(below))
-        self._plans[agent_id] = plan
-        return plan
+        return Plan(self._version, keys, tuple(groups), tuple(above), tuple(below))
 
     def _watch(self, key: Key, delta: int) -> None:
         series = self._watched.setdefault(key[1], {})
