@@ -31,6 +31,7 @@ from fleet_data import KEYS, Host
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.auth.keys import SecretBox
+from fleetdeck.memory import freeze_startup_objects
 from fleetdeck.notify.delivery import Deliverer, DeliveryPolicy
 from fleetdeck.store import alerts as alert_store
 from fleetdeck.store import migrate, notifications
@@ -90,6 +91,7 @@ async def ingest_cpu(directory: Path, hosts: int, ticks: int, evaluate: bool) ->
     for name, host in zip(names, fleet, strict=True):  # registration, not measured
         await store.ingest(name, t0 - STEP_MS, zip(KEYS, host.tick(), strict=True))
     await store.flush()
+    freeze_startup_objects()  # as the server does once started
     spent, changes = 0.0, 0
     for tick in range(ticks):
         rows = [h.tick() for h in fleet]

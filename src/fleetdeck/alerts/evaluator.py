@@ -30,6 +30,7 @@ from fleetdeck.store.engine import Database
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # rule id, agent id, series key
+PENDING_PREFIX = "pending:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class Plan:
     groups: tuple[tuple[FamilyRules, ...], ...]
     above: tuple[float, ...]
     below: tuple[float, ...]
+    position: dict[str, int]  # series key -> its index in the report
 
 
 class Evaluator:
@@ -200,8 +202,9 @@ class Evaluator:
             ]
         else:
             hits = []
-        if watched:
-            hits = sorted(set(hits).union(i for i, k in enumerate(keys) if k in watched))
+        if watched:  # series with an active alert are followed whatever their value
+            position = plan.position
+            hits = sorted(set(hits).union(position[k] for k in watched if k in position))
         for i in hits:
             series_key, value = keys[i], values[i]
             for group in plan.groups[i]:
@@ -227,7 +230,8 @@ class Evaluator:
             if level is None:
                 return None
             alert = AlertRow(
-                id=str(uuid.uuid4()),
+                # A pending alert gets its stored id when it fires: most never do.
+                id=PENDING_PREFIX + "|".join(key),
                 rule_id=rule.id,
                 agent_id=key[1],
                 series=key[2],
@@ -286,7 +290,8 @@ class Evaluator:
             groups.append(found)
             above.append(min((g.above for g in found), default=float("inf")))
             below.append(max((g.below for g in found), default=float("-inf")))
-        return Plan(self._version, keys, tuple(groups), tuple(above), tuple(below))
+        position = {k: i for i, k in enumerate(keys)}
+        return Plan(self._version, keys, tuple(groups), tuple(above), tuple(below), position)
 
     def _watch(self, key: Key, delta: int) -> None:
         series = self._watched.setdefault(key[1], {})
@@ -299,6 +304,7 @@ class Evaluator:
                 del self._watched[key[1]]
 
     def _fire(self, alert: AlertRow, now: datetime, *, from_state: str | None) -> Change:
+        alert.id = str(uuid.uuid4())
         alert.state, alert.fired_at = "firing", now
         return Change(alert, from_state, "firing", "alert.firing")
 
