@@ -27,6 +27,7 @@ class Receiver:
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     failing: bool = False
+    fail_status: int = 500
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -40,7 +41,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if receiver.failing:
-                    self.send_response(500)
+                    self.send_response(receiver.fail_status)
                     self.end_headers()
                     return
                 receiver.received.append(Received(self.path, dict(self.headers), body))

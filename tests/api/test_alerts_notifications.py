@@ -316,3 +316,18 @@ def test_alerts_firing_together_arrive_as_one_message(
     body = got[0].json()
     assert len(receiver.received) == 1 and body["event"] == "alert.group"
     assert sorted(a["series"] for a in body["alerts"]) == ["memory", "processes"]
+
+
+def test_a_refusal_is_dead_at_once(
+    client: tuple[TestClient, dict[str, str]], receiver: Receiver
+) -> None:
+    c, headers = client
+    c.post("/api/v1/notifications/webhooks", json={"name": "x", "url": receiver.url},
+           headers=headers)  # fmt: skip
+    receiver.failing, receiver.fail_status = True, 400
+    c.post("/api/v1/notifications/test", headers=headers)
+    (letter,) = wait_for(
+        lambda: c.get("/api/v1/notifications/dlq", headers=headers).json()["messages"],
+        "the refused message in the dead letters",
+    )
+    assert letter["attempts"] == 1 and letter["last_status"] == 400  # 4xx: no retries

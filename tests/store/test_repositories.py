@@ -117,3 +117,20 @@ async def test_concurrent_audit_writes_keep_one_unbroken_chain(db: Database) -> 
     assert len(verdicts) == 30 and all(v.valid for v in verdicts), [
         v for v in verdicts if not v.valid
     ]
+
+
+async def test_a_queued_message_is_claimed_by_one_worker_only(db: Database) -> None:
+    from fleetdeck.store import notifications
+
+    async with db.write() as conn:
+        channel = await notifications.put_channel(
+            conn, channel_id=None, kind="webhook", name="w", config={"url": "http://x/"},
+            enabled=True, min_level="warning",
+        )  # fmt: skip
+        await notifications.enqueue(conn, channel, "k", {"event": "test"})
+        (message,) = await notifications.due(conn, utcnow(), 10)
+        lease = timedelta(seconds=60)
+        assert await notifications.claim(conn, message.id, lease) is True
+        assert await notifications.claim(conn, message.id, lease) is False
+        assert await notifications.due(conn, utcnow(), 10) == []  # hidden while leased
+        assert await notifications.due(conn, utcnow() + timedelta(seconds=61), 10) != []

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import random
 import smtplib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ import httpx2
 
 from fleetdeck.auth.keys import SecretBox
 from fleetdeck.clock import utcnow
+from fleetdeck.errors import Invalid
 from fleetdeck.notify import apprise_channel, email, policy, templates, webhook
 from fleetdeck.store import notifications
 from fleetdeck.store.engine import Database
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 MAX_DELAY = 3600.0
+# A claimed message is someone's for this long; a worker that dies mid-send releases it so.
+LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +45,84 @@ class DeliveryPolicy:
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, message: str, status: int | None = None) -> None:
+    """A send that did not go through. `permanent`: retrying cannot help (the receiver refused
+    the request itself, the target is forbidden), so the message goes to the dead letters."""
+
+    def __init__(self, message: str, status: int | None = None, *, permanent: bool = False):
         super().__init__(message)
         self.status = status
+        self.permanent = permanent
+
+
+Sender = Callable[
+    [httpx2.AsyncClient, ChannelRow, dict[str, Any], SecretBox, DeliveryPolicy],
+    Awaitable[int | None],
+]
+
+
+async def _webhook(
+    client: httpx2.AsyncClient,
+    channel: ChannelRow,
+    payload: dict[str, Any],
+    box: SecretBox,
+    policy: DeliveryPolicy,
+) -> int | None:
+    url, body = templates.render(
+        str(channel.config.get("template") or "generic"), str(channel.config["url"]), payload
+    )
+    sealed = channel.config.get("secret")
+    try:
+        await webhook.check_target(url, allow_private=policy.allow_private)
+    except Invalid as exc:
+        raise DeliveryFailed(exc.message, permanent=True) from exc
+    try:
+        reply = await webhook.post(client, url, body, secret=box.open(sealed) if sealed else None)
+    except httpx2.HTTPError as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    status = reply.status_code
+    if not 200 <= status < 300:
+        # 4xx means this request will never be accepted, except a timeout or a rate limit.
+        permanent = 400 <= status < 500 and status not in (408, 425, 429)
+        raise DeliveryFailed(f"HTTP {status}", status, permanent=permanent)
+    return status
+
+
+async def _email(
+    client: httpx2.AsyncClient,
+    channel: ChannelRow,
+    payload: dict[str, Any],
+    box: SecretBox,
+    policy: DeliveryPolicy,
+) -> int | None:
+    sealed = channel.config.get("password")
+    try:
+        await email.send(channel.config, box.open(sealed) if sealed else None, payload)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+        raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}", permanent=True) from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}") from exc
+    return None
+
+
+async def _apprise(
+    client: httpx2.AsyncClient,
+    channel: ChannelRow,
+    payload: dict[str, Any],
+    box: SecretBox,
+    policy: DeliveryPolicy,
+) -> int | None:
+    urls = [box.open(u) for u in channel.config.get("urls", [])]
+    try:
+        ok = await apprise_channel.send(urls, payload)
+    except Exception as exc:
+        raise DeliveryFailed(f"apprise: {exc}") from exc
+    if not ok:
+        raise DeliveryFailed("apprise: at least one service refused the message")
+    return None
+
+
+# Every channel kind, built-ins and future ones alike: one sender each.
+SENDERS: dict[str, Sender] = {"webhook": _webhook, "email": _email, "apprise": _apprise}
 
 
 async def send(
@@ -54,44 +133,10 @@ async def send(
     policy: DeliveryPolicy,
 ) -> int | None:
     """Send one message through one channel; raises DeliveryFailed."""
-    if channel.kind == "email":
-        await _email(channel, payload, box)
-        return None
-    if channel.kind == "apprise":
-        await _apprise(channel, payload, box)
-        return None
-    url, body = templates.render(
-        str(channel.config.get("template") or "generic"), str(channel.config["url"]), payload
-    )
-    sealed = channel.config.get("secret")
-    try:
-        await webhook.check_target(url, allow_private=policy.allow_private)
-        reply = await webhook.post(client, url, body, secret=box.open(sealed) if sealed else None)
-    except httpx2.HTTPError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
-    except Exception as exc:  # the SSRF guard's refusal, a bad secret...
-        raise DeliveryFailed(str(exc)) from exc
-    if not 200 <= reply.status_code < 300:
-        raise DeliveryFailed(f"HTTP {reply.status_code}", reply.status_code)
-    return reply.status_code
-
-
-async def _email(channel: ChannelRow, payload: dict[str, Any], box: SecretBox) -> None:
-    sealed = channel.config.get("password")
-    try:
-        await email.send(channel.config, box.open(sealed) if sealed else None, payload)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}") from exc
-
-
-async def _apprise(channel: ChannelRow, payload: dict[str, Any], box: SecretBox) -> None:
-    urls = [box.open(u) for u in channel.config.get("urls", [])]
-    try:
-        ok = await apprise_channel.send(urls, payload)
-    except Exception as exc:
-        raise DeliveryFailed(f"apprise: {exc}") from exc
-    if not ok:
-        raise DeliveryFailed("apprise: at least one service refused the message")
+    sender = SENDERS.get(channel.kind)
+    if sender is None:
+        raise DeliveryFailed(f"no sender for channel kind {channel.kind}", permanent=True)
+    return await sender(client, channel, payload, box, policy)
 
 
 class Deliverer:
@@ -150,17 +195,22 @@ class Deliverer:
     async def _batch(
         self, client: httpx2.AsyncClient, batch: list[Message], channel: ChannelRow | None
     ) -> None:
+        async with self.db.write() as conn:  # claim: another worker or replica may race us
+            batch = [m for m in batch if await notifications.claim(conn, m.id, LEASE)]
+        if not batch:
+            return
         payload = batch[0].payload if len(batch) == 1 else grouped([m.payload for m in batch])
         try:
             if channel is None:
-                raise DeliveryFailed("the channel was deleted")
+                raise DeliveryFailed("the channel was deleted", permanent=True)
             status = await send(client, channel, payload, self.box, self.policy)
         except DeliveryFailed as exc:
             async with self.db.write() as conn:
                 for message in batch:
                     attempts = message.attempts + 1
                     retry_at = None
-                    if attempts < self.policy.max_attempts and channel is not None:
+                    retry = attempts < self.policy.max_attempts and not exc.permanent
+                    if retry and channel is not None:
                         retry_at = utcnow() + timedelta(seconds=self.policy.delay(attempts))
                     await notifications.mark_failed(
                         conn, message.id, error=str(exc), status=exc.status, retry_at=retry_at

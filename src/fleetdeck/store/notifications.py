@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -140,6 +140,19 @@ async def next_due(conn: AsyncConnection) -> datetime | None:
         await conn.execute(sa.select(sa.func.min(c.next_attempt_at)).where(c.status == "pending"))
     ).scalar_one_or_none()
     return soonest
+
+
+async def claim(conn: AsyncConnection, message_id: int, lease: timedelta) -> bool:
+    """Take a due message for one send: a conditional update, so that of several workers or
+    replicas exactly one wins; the lease hides it from the others until marked or expired."""
+    c = notification_outbox.c
+    now = utcnow()
+    taken = await conn.execute(
+        notification_outbox.update()
+        .where(c.id == message_id, c.status == "pending", c.next_attempt_at <= now)
+        .values(next_attempt_at=now + lease)
+    )
+    return taken.rowcount == 1
 
 
 async def mark_sent(conn: AsyncConnection, message_id: int, status: int | None) -> None:
