@@ -182,7 +182,6 @@ class Evaluator:
         groups: frozenset[str] = frozenset(),
         now: datetime | None = None,
     ) -> list[Change]:
-        now = now or utcnow()
         changes: list[Change] = []
         pairs = samples if isinstance(samples, list | tuple) else list(samples)
         if not pairs:
@@ -200,8 +199,11 @@ class Evaluator:
                 for i, (v, lo, hi) in enumerate(zip(values, plan.above, plan.below, strict=True))
                 if v >= lo or v <= hi
             ]
+        elif not watched and not self._stale:
+            return changes  # the common case: nothing crossed, nothing to follow
         else:
             hits = []
+        now = now or utcnow()
         if watched:  # series with an active alert are followed whatever their value
             position = plan.position
             hits = sorted(set(hits).union(position[k] for k in watched if k in position))
@@ -214,12 +216,14 @@ class Evaluator:
                         if change is not None:
                             changes.append(change)
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
-        for key in [k for k in self._stale if k[1] == agent_id]:
+        for key in [k for k in self._stale if k[1] == agent_id] if self._stale else ():
             self._stale.discard(key)
             alert = self.active.get(key)
             if alert is not None:
                 changes.append(self._resolve(key, alert, now, silent=alert.state == "pending"))
-        if any(c.event is not None or "pending" not in (c.from_state, c.to_state) for c in changes):
+        if changes and any(
+            c.event is not None or "pending" not in (c.from_state, c.to_state) for c in changes
+        ):
             await self._persist(changes, now)
         return changes
 
