@@ -56,7 +56,8 @@ def main() -> None:
                 page.click("button[type=submit]")
                 page.wait_for_url(base + "/")
                 time.sleep(6)  # a few live points
-                shots = {"overview": "/", "host": "/hosts/local", "users": "/users",
+                shots = {"overview": "/", "host": "/hosts/local", "alerts": "/alerts",
+                         "notifications": "/notifications", "users": "/users",
                          "audit": "/audit", "settings": "/settings"}  # fmt: skip
                 for name, path in shots.items():
                     page.goto(base + path)

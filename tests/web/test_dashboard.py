@@ -43,7 +43,9 @@ def browser() -> Iterator[Browser]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("web") / "data"
     # Every test logs in: more often than the default 5 a minute per address.
-    env = {"FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD, "FLEETDECK_LOGIN_RATE_LIMIT": "100"}
+    # The webhook receiver of these tests listens on loopback, which is refused by default.
+    env = {"FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD, "FLEETDECK_LOGIN_RATE_LIMIT": "100",
+           "FLEETDECK_NOTIFY_ALLOW_PRIVATE": "1"}  # fmt: skip
     proc = ServerProcess(data_dir, env=env)
     yield proc
     if proc.proc.poll() is None:
@@ -282,3 +284,25 @@ def test_alerts_page_creates_a_rule_then_shows_and_acknowledges_its_alert(
     httpx2.put(
         server.url + "/api/v1/alerts/rules/any-process", json=body, headers=api_token(server)
     )
+
+
+def test_notifications_page_adds_and_tests_a_webhook(page: Page, server: ServerProcess) -> None:
+    from tests.receivers import Receiver
+
+    receiver = Receiver().start()
+    try:
+        log_in(page, server, "admin", ADMIN_PASSWORD)
+        expect(page).to_have_url(server.url + "/")
+        page.click("nav a[href='/notifications']")
+        expect(page.locator("#webhooks tbody")).to_contain_text("No webhooks yet.")
+        page.fill("#webhook-form input[name=name]", "ops")
+        page.fill("#webhook-form input[name=url]", receiver.url)
+        page.select_option("#webhook-form select[name=template]", "slack")
+        page.click("#webhook-form button[type=submit]")
+        row = page.locator("#webhooks tbody tr", has_text="ops")
+        expect(row).to_contain_text("slack")
+        row.get_by_role("button", name="Test").click()
+        expect(page.locator("#webhook-result")).to_have_text("ops: delivered (HTTP 204)")
+        assert receiver.received[0].json()["text"].startswith("fleetdeck test notification")
+    finally:
+        receiver.stop()

@@ -21,6 +21,7 @@ from fleetdeck.auth.permissions import PERMISSIONS
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
+from fleetdeck.notify.templates import TEMPLATES
 from fleetdeck.store import api_tokens, audit, roles, users
 from fleetdeck.store.engine import Database
 
@@ -225,3 +226,13 @@ async def alerts_page(request: Request) -> Response:
         return _page(request, "denied.html", principal, permission="alerts:read")
     rules = list(request.app.state.evaluator.rules.values())
     return _page(request, "alerts.html", principal, rules=rules)
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request) -> Response:
+    principal = await _signed_in(request)
+    if isinstance(principal, Response):
+        return principal
+    if not principal.can("notifications:read"):
+        return _page(request, "denied.html", principal, permission="notifications:read")
+    return _page(request, "notifications.html", principal, templates=list(TEMPLATES))
