@@ -37,6 +37,7 @@ from fleetdeck.api import (
     audit as audit_api,
 )
 from fleetdeck.api.errors import BodyLimitMiddleware, install_error_handlers
+from fleetdeck.api.headers import RateLimitHeaders
 from fleetdeck.auth import keys, lockout
 from fleetdeck.auth import service as auth_service
 from fleetdeck.auth.ratelimit import SlidingWindow
@@ -202,6 +203,9 @@ def create_app(config: Settings) -> FastAPI:
     app.include_router(web_routes.router)
     app.mount("/static", StaticFiles(directory=web_routes.STATIC_DIR), name="static")
     app.state.login_limiter = SlidingWindow(config.login_rate_limit)
+    app.state.api_limiter = SlidingWindow(config.api_rate_limit) if config.api_rate_limit else None
+    app.add_middleware(RateLimitHeaders)
+
     for module in (
         auth,
         users,

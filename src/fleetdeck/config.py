@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     login_rate_limit: int = Field(
         5, ge=1, le=10000, description="Login attempts allowed per source IP per minute."
     )
+    api_rate_limit: int = Field(
+        1200,
+        ge=0,
+        le=1_000_000,
+        description="API requests allowed per user (or token) per minute; 0 turns the limit off.",
+    )
     allow_registration: bool = Field(
         False,
         description="Let anyone create an account with `POST /api/v1/auth/register`.",

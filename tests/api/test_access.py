@@ -275,3 +275,18 @@ def test_cookie_sessions_need_the_csrf_header_for_unsafe_methods(api: Api) -> No
     assert ok.status_code == 200
     assert api.client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert api.client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_api_calls_are_rate_limited_per_user(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, api_rate_limit=3, login_rate_limit=100)
+    with TestClient(create_app(settings)) as client:
+        token = client.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        client.cookies.clear()
+        headers = {"Authorization": f"Bearer {token}"}
+        replies = [client.get("/api/v1/auth/me", headers=headers) for _ in range(4)]
+        assert [r.status_code for r in replies] == [200, 200, 200, 429]
+        assert [r.headers["X-RateLimit-Remaining"] for r in replies[:3]] == ["2", "1", "0"]
+        assert replies[3].json()["code"] == "RATE_LIMITED" and "Retry-After" in replies[3].headers
+        assert client.get("/health").status_code == 200  # unauthenticated routes are not counted

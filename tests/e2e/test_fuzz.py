@@ -28,7 +28,9 @@ EXAMPLES = int(os.environ.get("FLEETDECK_FUZZ_EXAMPLES", "12"))
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir: Path = tmp_path_factory.mktemp("fuzz") / "data"
-    proc = ServerProcess(data_dir, env={"FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    # The per-user API rate limit would answer 429 to a fuzzer running many examples.
+    env = {"FLEETDECK_ADMIN_PASSWORD": ADMIN_PASSWORD, "FLEETDECK_API_RATE_LIMIT": "0"}
+    proc = ServerProcess(data_dir, env=env)
     yield proc
     if proc.proc.poll() is None:
         proc.stop()

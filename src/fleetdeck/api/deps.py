@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.auth.service import AuthConfig, Principal, authenticate
 from fleetdeck.config import Settings
-from fleetdeck.errors import Forbidden, NotFound, Unauthorized
+from fleetdeck.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
 from fleetdeck.store.engine import Database
@@ -91,6 +92,16 @@ async def authenticated(request: Request, db: DatabaseDep) -> Principal:
     if principal is None:
         raise Unauthorized("invalid or expired token", code="INVALID_TOKEN")
     request.state.principal = principal
+    limiter: SlidingWindow | None = getattr(request.app.state, "api_limiter", None)
+    if limiter is not None:
+        decision = limiter.hit(principal.token_id or principal.user.id)
+        request.state.rate_limit = decision
+        if not decision.allowed:
+            raise TooManyRequests(
+                "too many requests; slow down",
+                retry_after=decision.reset_seconds,
+                headers=decision.headers(),
+            )
     return principal
 
 
