@@ -14,13 +14,12 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.alerts.states import STATE_FAMILIES
-from fleetdeck.api.deps import DatabaseDep, client_ip, require
+from fleetdeck.api.deps import DatabaseDep, audit_call, require
 from fleetdeck.api.pagination import PageDep, add_page_headers
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import parse_time, rfc3339, utcnow
 from fleetdeck.errors import Forbidden, Invalid, NotFound
 from fleetdeck.store import alerts as store
-from fleetdeck.store import audit
 from fleetdeck.store.alerts import AlertRow
 from fleetdeck.tsdb.series import METRICS, family
 
@@ -233,12 +232,11 @@ async def set_config(
             await store.put_rule(
                 conn, replace(rule, warning=levels.warning, critical=levels.critical)
             )
-        await audit.record(
+        await audit_call(
             conn,
-            action="alerts.config",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
+            request,
+            principal,
+            "alerts.config",
             resource="alerts:config",
             details=body.model_dump(),
         )
@@ -267,13 +265,8 @@ async def acknowledge(
     alert.acknowledged_by, alert.acknowledged_at = principal.actor, utcnow()
     async with db.write() as conn:
         await store.save_alert(conn, alert)
-        await audit.record(
-            conn,
-            action="alerts.acknowledge",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
-            resource=f"alert:{alert_id}",
+        await audit_call(
+            conn, request, principal, "alerts.acknowledge", resource=f"alert:{alert_id}"
         )
     evaluator.acknowledge(alert)
     return alert_out(alert, evaluator.rules)
@@ -293,12 +286,11 @@ async def snooze(
     alert.snoozed_until = body.until.astimezone(UTC).replace(tzinfo=None)
     async with db.write() as conn:
         await store.save_alert(conn, alert)
-        await audit.record(
+        await audit_call(
             conn,
-            action="alerts.snooze",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
+            request,
+            principal,
+            "alerts.snooze",
             resource=f"alert:{alert_id}",
             details={"until": rfc3339(alert.snoozed_until)},
         )
@@ -355,12 +347,11 @@ async def _save_rule(
 ) -> RuleOut:  # fmt: skip
     async with db.write() as conn:
         await store.put_rule(conn, rule)
-        await audit.record(
+        await audit_call(
             conn,
-            action=action,
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
+            request,
+            principal,
+            action,
             resource=f"alert_rule:{rule.id}",
             details={"metric": rule.metric, "warning": rule.warning, "critical": rule.critical},
         )
@@ -413,13 +404,8 @@ async def delete_rule(
         raise Forbidden("built-in rules can be disabled, not deleted", code="BUILTIN_RULE")
     async with db.write() as conn:
         await store.delete_rule(conn, rule_id)
-        await audit.record(
-            conn,
-            action="alerts.rule_delete",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
-            resource=f"alert_rule:{rule_id}",
+        await audit_call(
+            conn, request, principal, "alerts.rule_delete", resource=f"alert_rule:{rule_id}"
         )
     await evaluator.reload_rules()
     return Response(status_code=204)

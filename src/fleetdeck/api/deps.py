@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.auth.service import AuthConfig, Principal, authenticate
@@ -14,6 +15,7 @@ from fleetdeck.config import Settings
 from fleetdeck.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
+from fleetdeck.store import audit
 from fleetdeck.store.engine import Database
 
 
@@ -161,3 +163,24 @@ def require_on_host(permission: str) -> Callable[..., Awaitable[Principal]]:
 
     check.__name__ = f"require_{permission.replace(':', '_')}_on_host"
     return check
+
+
+async def audit_call(
+    conn: AsyncConnection,
+    request: Request,
+    principal: Principal,
+    action: str,
+    *,
+    resource: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit a successful state-changing call, by the caller, from the request's address."""
+    await audit.record(
+        conn,
+        action=action,
+        success=True,
+        actor=principal.actor,
+        ip=client_ip(request),
+        resource=resource,
+        details=details,
+    )

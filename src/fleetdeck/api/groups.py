@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from fleetdeck.api.deps import DatabaseDep, GroupsDep, client_ip, require
+from fleetdeck.api.deps import DatabaseDep, GroupsDep, audit_call, require
 from fleetdeck.auth.service import Principal
 from fleetdeck.errors import Conflict, Invalid, NotFound
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
-from fleetdeck.store import audit, groups
+from fleetdeck.store import groups
 from fleetdeck.store.groups import GroupRow
 
 router = APIRouter(prefix="/groups", tags=["groups"])
@@ -63,17 +63,6 @@ async def _group(db: DatabaseDep, group_id: str) -> GroupRow:
     return row
 
 
-async def _audited(
-    request: Request, db: DatabaseDep, principal: Principal, action: str, group_id: str,
-    details: dict[str, object] | None = None,
-) -> None:  # fmt: skip
-    async with db.write() as conn:
-        await audit.record(
-            conn, action=action, success=True, actor=principal.actor, ip=client_ip(request),
-            resource=f"group:{group_id}", details=details,
-        )  # fmt: skip
-
-
 @router.get("", response_model=GroupList)
 async def list_groups(db: DatabaseDep, _: CanRead) -> GroupList:
     async with db.read() as conn:
@@ -93,10 +82,7 @@ async def create_group(
         if await groups.get(conn, body.id) is not None:
             raise Conflict(f"group {body.id} exists", code="GROUP_EXISTS")
         await groups.put(conn, body.id, body.name or body.id, body.description)
-        await audit.record(
-            conn, action="group.create", success=True, actor=principal.actor,
-            ip=client_ip(request), resource=f"group:{body.id}",
-        )  # fmt: skip
+        await audit_call(conn, request, principal, "group.create", resource=f"group:{body.id}")
     return group_out(await _group(db, body.id))
 
 
@@ -112,7 +98,7 @@ async def update_group(
     await _group(db, group_id)
     async with db.write() as conn:
         await groups.put(conn, group_id, body.name, body.description)
-    await _audited(request, db, principal, "group.update", group_id)
+        await audit_call(conn, request, principal, "group.update", resource=f"group:{group_id}")
     return group_out(await _group(db, group_id))
 
 
@@ -124,7 +110,7 @@ async def delete_group(
     await _group(db, group_id)
     async with db.write() as conn:
         await groups.delete(conn, group_id)
-    await _audited(request, db, principal, "group.delete", group_id)
+        await audit_call(conn, request, principal, "group.delete", resource=f"group:{group_id}")
     await index.reload()
     return Response(status_code=204)
 
@@ -142,9 +128,10 @@ async def add_member(
         )
     async with db.write() as conn:
         await groups.add_member(conn, group_id, body.agent_id)
-    await _audited(
-        request, db, principal, "group.member_add", group_id, {"agent_id": body.agent_id}
-    )
+        await audit_call(
+            conn, request, principal, "group.member_add", resource=f"group:{group_id}",
+            details={"agent_id": body.agent_id},
+        )  # fmt: skip
     await index.reload()
     return group_out(await _group(db, group_id))
 
@@ -157,8 +144,12 @@ async def remove_member(
     await _group(db, group_id)
     async with db.write() as conn:
         removed = await groups.remove_member(conn, group_id, agent_id)
+        if removed:
+            await audit_call(
+                conn, request, principal, "group.member_remove", resource=f"group:{group_id}",
+                details={"agent_id": agent_id},
+            )  # fmt: skip
     if not removed:
         raise NotFound(f"{agent_id} is not in {group_id}", code="MEMBER_NOT_FOUND")
-    await _audited(request, db, principal, "group.member_remove", group_id, {"agent_id": agent_id})
     await index.reload()
     return group_out(await _group(db, group_id))

@@ -10,14 +10,20 @@ import httpx2
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, EmailStr, Field
 
-from fleetdeck.api.deps import AuthConfigDep, DatabaseDep, SettingsDep, client_ip, require
+from fleetdeck.api.deps import (
+    AuthConfigDep,
+    DatabaseDep,
+    SettingsDep,
+    audit_call,
+    require,
+)
 from fleetdeck.api.pagination import PageDep, add_page_headers
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import rfc3339, utcnow
 from fleetdeck.errors import Invalid, NotFound
 from fleetdeck.notify import apprise_channel, policy, templates, webhook
 from fleetdeck.notify.delivery import Deliverer, DeliveryFailed, DeliveryPolicy, send
-from fleetdeck.store import audit, notifications, settings_kv
+from fleetdeck.store import notifications, settings_kv
 from fleetdeck.store.notifications import ChannelRow
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -179,12 +185,11 @@ async def _save(
             enabled=body.enabled,
             min_level=body.min_level,
         )
-        await audit.record(
+        await audit_call(
             conn,
-            action="notifications.webhook_update" if existing else "notifications.webhook_create",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
+            request,
+            principal,
+            "notifications.webhook_update" if existing else "notifications.webhook_create",
             resource=f"channel:{channel_id}",
             details={"name": body.name, "url": body.url},
         )
@@ -248,12 +253,11 @@ async def delete_webhook(
     await _webhook(db, channel_id)
     async with db.write() as conn:
         await notifications.delete_channel(conn, channel_id)
-        await audit.record(
+        await audit_call(
             conn,
-            action="notifications.webhook_delete",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
+            request,
+            principal,
+            "notifications.webhook_delete",
             resource=f"channel:{channel_id}",
         )
     return Response(status_code=204)
@@ -298,14 +302,7 @@ async def test_all(
             if channel.enabled:
                 key = f"test:{utcnow().isoformat()}:{principal.actor}"
                 queued += await notifications.enqueue(conn, channel.id, key, payload)
-        await audit.record(
-            conn,
-            action="notifications.test",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
-            details={"queued": queued},
-        )
+        await audit_call(conn, request, principal, "notifications.test", details={"queued": queued})
     deliverer.wake()
     return Queued(queued=queued)
 
@@ -364,12 +361,11 @@ async def _put_single(
             conn, channel_id=existing.id if existing else None, kind=kind, name=kind,
             config=config, enabled=enabled, min_level=min_level,
         )  # fmt: skip
-        await audit.record(
+        await audit_call(
             conn,
-            action=f"notifications.{kind}_update",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
+            request,
+            principal,
+            f"notifications.{kind}_update",
             resource=f"channel:{channel_id}",
         )
         saved = await notifications.get_channel(conn, channel_id)
@@ -487,12 +483,11 @@ async def put_policy(
         ) from exc
     async with db.write() as conn:
         await settings_kv.put(conn, policy.SETTINGS_KEY, body.model_dump())
-        await audit.record(
+        await audit_call(
             conn,
-            action="notifications.policy",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
+            request,
+            principal,
+            "notifications.policy",
             resource="settings:notifications.policy",
             details=body.model_dump(),
         )
@@ -565,13 +560,8 @@ async def retry_dead(
 ) -> Count:
     async with db.write() as conn:
         count = await notifications.requeue_dead(conn, body.ids)
-        await audit.record(
-            conn,
-            action="notifications.dlq_retry",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
-            details={"count": count},
+        await audit_call(
+            conn, request, principal, "notifications.dlq_retry", details={"count": count}
         )
     deliverer.wake()
     return Count(count=count)
@@ -583,13 +573,8 @@ async def delete_dead(
 ) -> Count:
     async with db.write() as conn:
         count = await notifications.delete_dead(conn, body.ids)
-        await audit.record(
-            conn,
-            action="notifications.dlq_delete",
-            success=True,
-            actor=principal.actor,
-            ip=client_ip(request),
-            details={"count": count},
+        await audit_call(
+            conn, request, principal, "notifications.dlq_delete", details={"count": count}
         )
     return Count(count=count)
 

@@ -59,12 +59,16 @@ def _page(request: Request, name: str, principal: Principal | None, **context: A
     )
 
 
-async def _signed_in(request: Request) -> Principal | Response:
+async def _signed_in(request: Request, needs: str | None = None) -> Principal | Response:
+    """The viewer, or the response to send instead: the login page, the forced password
+    change, or a "not allowed" page when the viewer lacks `needs`."""
     principal = await _principal(request)
     if principal is None:
         return _to_login(request)
     if principal.user.must_change_password:
         return RedirectResponse("/password", status_code=303)
+    if needs is not None and not principal.can(needs):
+        return _page(request, "denied.html", principal, permission=needs)
     return principal
 
 
@@ -133,11 +137,9 @@ async def audit_page(
     action: str | None = None,
     offset: int = 0,
 ) -> Response:
-    principal = await _signed_in(request)
+    principal = await _signed_in(request, "audit:read")
     if isinstance(principal, Response):
         return principal
-    if not principal.can("audit:read"):
-        return _page(request, "denied.html", principal, permission="audit:read")
     db: Database = request.app.state.db
     flt = audit.AuditFilter(user=user or None, action=action or None)
     async with db.read() as conn:
@@ -160,11 +162,9 @@ async def audit_page(
 
 @router.get("/users", response_class=HTMLResponse)
 async def users_page(request: Request) -> Response:
-    principal = await _signed_in(request)
+    principal = await _signed_in(request, "users:read")
     if isinstance(principal, Response):
         return principal
-    if not principal.can("users:read"):
-        return _page(request, "denied.html", principal, permission="users:read")
     db: Database = request.app.state.db
     async with db.read() as conn:
         rows, _total = await users.list_all(conn, limit=1000, offset=0)
@@ -187,11 +187,9 @@ async def users_page(request: Request) -> Response:
 
 @router.get("/roles", response_class=HTMLResponse)
 async def roles_page(request: Request) -> Response:
-    principal = await _signed_in(request)
+    principal = await _signed_in(request, "roles:read")
     if isinstance(principal, Response):
         return principal
-    if not principal.can("roles:read"):
-        return _page(request, "denied.html", principal, permission="roles:read")
     db: Database = request.app.state.db
     async with db.read() as conn:
         all_roles = await roles.list_all(conn)
@@ -200,11 +198,9 @@ async def roles_page(request: Request) -> Response:
 
 @router.get("/settings", response_class=HTMLResponse)
 async def settings_page(request: Request) -> Response:
-    principal = await _signed_in(request)
+    principal = await _signed_in(request, "settings:read")
     if isinstance(principal, Response):
         return principal
-    if not principal.can("settings:read"):
-        return _page(request, "denied.html", principal, permission="settings:read")
     interval = request.app.state.monitor.interval
     return _page(request, "settings.html", principal, interval=interval)
 
@@ -219,20 +215,16 @@ async def profile_page(request: Request) -> Response:
 
 @router.get("/alerts", response_class=HTMLResponse)
 async def alerts_page(request: Request) -> Response:
-    principal = await _signed_in(request)
+    principal = await _signed_in(request, "alerts:read")
     if isinstance(principal, Response):
         return principal
-    if not principal.can("alerts:read"):
-        return _page(request, "denied.html", principal, permission="alerts:read")
     rules = list(request.app.state.evaluator.rules.values())
     return _page(request, "alerts.html", principal, rules=rules)
 
 
 @router.get("/notifications", response_class=HTMLResponse)
 async def notifications_page(request: Request) -> Response:
-    principal = await _signed_in(request)
+    principal = await _signed_in(request, "notifications:read")
     if isinstance(principal, Response):
         return principal
-    if not principal.can("notifications:read"):
-        return _page(request, "denied.html", principal, permission="notifications:read")
     return _page(request, "notifications.html", principal, templates=list(TEMPLATES))
