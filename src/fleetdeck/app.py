@@ -17,6 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from fleetdeck import __version__
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.api import (
+    agent_socket,
+    agents,
     alerts,
     auth,
     config_bundle,
@@ -26,6 +28,7 @@ from fleetdeck.api import (
     notifications,
     oidc,
     processes,
+    registration_rules,
     roles,
     security,
     settings,
@@ -45,6 +48,7 @@ from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector, default_collectors
 from fleetdeck.config import Settings
 from fleetdeck.fleet.groups import GroupIndex
+from fleetdeck.fleet.hub import Hub
 from fleetdeck.fleet.local import LocalMonitor
 from fleetdeck.memory import freeze_startup_objects
 from fleetdeck.notify.delivery import Deliverer, DeliveryPolicy
@@ -163,7 +167,11 @@ def create_app(config: Settings) -> FastAPI:
         app.state.auth_config = access
         app.state.evaluator, app.state.deliverer = evaluator, deliverer
         app.state.groups = group_index
+        hub = Hub(db, bus, tsdb, evaluator, group_index)
+        await hub.load()
+        app.state.hub = hub
         tasks = [
+            asyncio.create_task(hub.run()),
             asyncio.create_task(monitor.run()),
             asyncio.create_task(tsdb.run()),
             asyncio.create_task(_housekeeping(db)),
@@ -179,6 +187,12 @@ def create_app(config: Settings) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            try:
+                await hub.persist()
+            except Exception:
+                log.exception("could not record when agents were last seen")
+            for agent_id in list(hub.links):  # agents reconnect to the next server process
+                await hub.disconnect(agent_id, 1012, "server restarting")
             try:
                 await tsdb.close()
             except Exception:  # the WAL still holds everything; the next start replays it
@@ -217,6 +231,9 @@ def create_app(config: Settings) -> FastAPI:
         alerts,
         notifications,
         groups,
+        agents,
+        agent_socket,
+        registration_rules,
         config_bundle,
         stream,
         history,

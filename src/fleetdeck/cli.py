@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from fleetdeck import __version__
-from fleetdeck.config import Settings, load_settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the agent's commands must not pay for the server's imports
+    from fleetdeck.config import Settings
     from fleetdeck.store.engine import Database
 
 app = typer.Typer(
@@ -27,9 +26,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users from the server host.", no_args_is_help=True)
 audit_app = typer.Typer(help="The signed audit log.", no_args_is_help=True)
+agent_app = typer.Typer(help="The agent that runs on each monitored host.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(agent_app, name="agent")
 
 err = Console(stderr=True)
 
@@ -51,6 +52,10 @@ DatabaseOpt = Annotated[
 
 
 def _settings(config: Path | None, **flags: object) -> Settings:
+    from pydantic import ValidationError
+
+    from fleetdeck.config import load_settings
+
     try:
         return load_settings(config, **flags)
     except (ValidationError, FileNotFoundError, ValueError, OSError) as exc:
@@ -230,6 +235,79 @@ def user_unlock(
 
     asyncio.run(_with_database(settings, work))
     err.print(f"cleared {cleared} lockout record(s) for {identifier}")
+
+
+@agent_app.command("enroll")
+def agent_enroll(
+    server: Annotated[str, typer.Option(help="The fleetdeck server, e.g. http://10.0.0.5:8080.")],
+    token: Annotated[str, typer.Option(help="An enrolment token from the server.")],
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="FLEETDECK_AGENT_STATE_DIR",
+            help="Where the agent keeps its key and state (default: /var/lib/fleetdeck-agent "
+            "as root, ~/.local/state/fleetdeck-agent otherwise).",
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name (default: hostname).")] = None,
+) -> None:
+    """Create this host's key (kept in the state dir, mode 0600) and ask the server to admit it.
+
+    An administrator approves it (GET /api/v1/agents/pending) unless it was pre-registered.
+    """
+    from fleetdeck.agent import enroll as enrolment
+    from fleetdeck.agent import identity
+
+    directory = state_dir or identity.default_state_dir()
+    try:
+        state = enrolment.enroll(server, token, directory, name)
+    except enrolment.EnrolmentRefused as exc:
+        err.print(f"[red]fleetdeck agent: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"enrolled as {state['agent_id']} ({state['status']}), key {state['fingerprint']}, "
+        f"state in {directory}"
+    )
+    if state["status"] == "pending":
+        typer.echo("an administrator must approve it: GET /api/v1/agents/pending on the server")
+
+
+@agent_app.command("run")
+def agent_run(
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="FLEETDECK_AGENT_STATE_DIR",
+            help="The state dir given to `fleetdeck agent enroll`.",
+        ),
+    ] = None,
+    allow_commands: Annotated[
+        bool,
+        typer.Option(help="Accept remote commands when the server's config enables them."),
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Report this host to the server until stopped, reconnecting when the link drops.
+
+    Exits with status 3 when the server refuses this agent (revoked, rejected or removed).
+    """
+    from fleetdeck.agent import identity, runner
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    directory = state_dir or identity.default_state_dir()
+    try:
+        agent = runner.Runner(directory, allow_commands=allow_commands)
+        asyncio.run(agent.run())
+    except runner.NotEnrolled as exc:
+        err.print(f"[red]fleetdeck agent: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    except runner.Refused as exc:
+        err.print(f"[red]fleetdeck agent: {exc}[/red]")
+        raise typer.Exit(runner.EXIT_REFUSED) from exc
+    except KeyboardInterrupt:
+        pass
 
 
 @audit_app.command("verify")

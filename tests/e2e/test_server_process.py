@@ -21,8 +21,10 @@ pytestmark = pytest.mark.e2e
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.log_path = data_dir.parent / f"server-{self.port}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(

@@ -1,6 +1,7 @@
 """States that are not stored as metrics but can be alerted on, as 1/0 series: a systemd unit
 active or not, a container running or not. A rule `service.active[nginx.service] < 1` fires
-when nginx stops; `container.running < 1` watches every container."""
+when nginx stops; `container.running < 1` watches every container; `host.online < 1` fires
+when an agent goes offline (fleet/hub.py feeds it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fleetdeck.tsdb.series import key
 STATE_FAMILIES: dict[str, str] = {
     "service.active": "1 while the systemd unit is active, 0 otherwise (label: unit name)",
     "container.running": "1 while the container is running, 0 otherwise (label: name)",
+    "host.online": "1 while an agent reports, 0 once it missed 3 intervals (rule: < 1)",
 }
 
 

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.auth.service import AuthConfig, Principal, authenticate
 from fleetdeck.config import Settings
-from fleetdeck.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from fleetdeck.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from fleetdeck.fleet.groups import GroupIndex
+from fleetdeck.fleet.hub import Hub
 from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
 from fleetdeck.store import audit
 from fleetdeck.store.engine import Database
@@ -50,10 +51,34 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def live_local_only(agent_id: str | None) -> None:
-    """Live data and actions exist for the server's own host only, until agents connect."""
-    if agent_id not in (None, LOCAL_AGENT_ID):
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def local_only(agent_id: str | None, hub: Hub) -> None:
+    """Process details and signals act on the server's own host; agents do not take remote
+    commands yet (docs/agents.md)."""
+    if agent_id in (None, LOCAL_AGENT_ID):
+        return
+    if agent_id in hub.states:
+        raise Conflict(
+            f"process actions reach only the server's own host; {agent_id} is a remote agent",
+            code="REMOTE_COMMANDS_UNAVAILABLE",
+        )
+    raise NotFound(f"no agent {agent_id!r}", code="AGENT_NOT_FOUND")
+
+
+def known_agent(agent_id: str | None, hub: Hub) -> str:
+    """The agent a live request is about: the server's own host or an approved agent."""
+    if agent_id in (None, LOCAL_AGENT_ID):
+        return LOCAL_AGENT_ID
+    if agent_id not in hub.states:
         raise NotFound(f"no agent {agent_id!r}", code="AGENT_NOT_FOUND")
+    return agent_id
 
 
 def client_ip(request: Request) -> str | None:

@@ -1,6 +1,6 @@
 """Host groups (Otto `/groups`): named sets of hosts that roles and alert rules can be bound to.
 
-Until agents connect, the only host is the server itself (`local`)."""
+Members are agent ids: the server's own host is `local`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fleetdeck.api.deps import DatabaseDep, GroupsDep, audit_call, require
 from fleetdeck.auth.service import Principal
 from fleetdeck.errors import Conflict, Invalid, NotFound
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
-from fleetdeck.store import groups
+from fleetdeck.store import agents, groups
 from fleetdeck.store.groups import GroupRow
 
 router = APIRouter(prefix="/groups", tags=["groups"])
@@ -121,11 +121,10 @@ async def add_member(
     principal: CanWrite,
 ) -> Group:  # fmt: skip
     await _group(db, group_id)
-    if body.agent_id != LOCAL_AGENT_ID:
-        raise NotFound(
-            f"no agent {body.agent_id!r} (only `local` until agents connect)",
-            code="AGENT_NOT_FOUND",
-        )
+    async with db.read() as conn:
+        known = body.agent_id == LOCAL_AGENT_ID or await agents.get(conn, body.agent_id)
+    if not known:
+        raise NotFound(f"no agent {body.agent_id!r}", code="AGENT_NOT_FOUND")
     async with db.write() as conn:
         await groups.add_member(conn, group_id, body.agent_id)
         await audit_call(

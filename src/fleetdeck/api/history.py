@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from fleetdeck.api.deps import MonitorDep, SettingsDep, live_local_only, require_on_host
+from fleetdeck.api.deps import HubDep, MonitorDep, SettingsDep, known_agent, require_on_host
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import parse_time, rfc3339_from_epoch, rfc3339_ms, to_ms
 from fleetdeck.errors import Invalid, NotFound
@@ -213,13 +213,14 @@ async def export_metrics(
     _: Reader,
     tsdb: TsdbDep,
     monitor: MonitorDep,
+    hub: HubDep,
     params: Params,
     format: Literal["json", "csv"] = "json",  # the Tyto parameter name
 ) -> Response:
     """The current snapshot, or with from/to/range the history, as JSON or CSV."""
     if not params.has_window:
-        live_local_only(params.agent_id)
-        snapshot = monitor.latest or {}
+        host = known_agent(params.agent_id, hub)
+        snapshot = (monitor.latest if host == LOCAL_AGENT_ID else hub.latest(host)) or {}
         if format == "json":
             return JSONResponse(snapshot)
         return StreamingResponse(

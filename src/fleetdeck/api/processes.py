@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
-from fleetdeck.api.deps import DatabaseDep, client_ip, live_local_only, require_on_host
+from fleetdeck.api.deps import DatabaseDep, HubDep, client_ip, local_only, require_on_host
 from fleetdeck.auth.service import Principal
 from fleetdeck.collect import process_control
 from fleetdeck.errors import Forbidden, Invalid, NotFound
@@ -49,9 +49,10 @@ class SignalResult(BaseModel):
 async def get_process(
     pid: PidPath,
     _: Annotated[Principal, Depends(require_on_host("processes:read"))],
+    hub: HubDep,
     agent_id: AgentQuery = None,
 ) -> ProcessDetails:
-    live_local_only(agent_id)
+    local_only(agent_id, hub)
     try:
         info = await asyncio.to_thread(process_control.details, pid)
     except process_control.ProcessGone as exc:
@@ -68,9 +69,10 @@ async def signal_process(
     request: Request,
     db: DatabaseDep,
     principal: Annotated[Principal, Depends(require_on_host("processes:signal"))],
+    hub: HubDep,
     agent_id: AgentQuery = None,
 ) -> SignalResult:
-    live_local_only(agent_id)
+    local_only(agent_id, hub)
     try:
         signum = process_control.parse_signal(body.signal)
     except ValueError as exc:

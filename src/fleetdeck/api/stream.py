@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from fleetdeck import sse
-from fleetdeck.api.deps import MonitorDep, live_local_only, require_on_host
+from fleetdeck.api.deps import HubDep, MonitorDep, known_agent, require_on_host
 from fleetdeck.auth.service import Principal
-from fleetdeck.fleet.local import METRICS_TOPIC
+from fleetdeck.fleet.hub import metrics_topic
+from fleetdeck.fleet.local import LOCAL_AGENT_ID
 
 router = APIRouter(tags=["metrics"])
 
@@ -27,17 +28,20 @@ KEEPALIVE_SECONDS = 15.0
 async def stream(
     request: Request,
     monitor: MonitorDep,
+    hub: HubDep,
     _: Annotated[Principal, Depends(require_on_host("metrics:read"))],
     agent_id: Annotated[str | None, Query(max_length=128)] = None,
 ) -> StreamingResponse:
-    """`event: metrics` with the complete metrics structure at every refresh."""
-    live_local_only(agent_id)
-    subscription = monitor.bus.subscribe(METRICS_TOPIC)
+    """`event: metrics` with the complete metrics structure at every refresh (or report, for
+    `agent_id` of a connected agent)."""
+    host = known_agent(agent_id, hub)
+    subscription = monitor.bus.subscribe(metrics_topic(host))
+    first = monitor.latest_frame if host == LOCAL_AGENT_ID else hub.latest_frame(host)
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            if monitor.latest_frame is not None:
-                yield monitor.latest_frame
+            if first is not None:
+                yield first
             while True:
                 try:
                     yield await asyncio.wait_for(subscription.get(), KEEPALIVE_SECONDS)

@@ -31,6 +31,9 @@ PERMISSIONS: dict[str, str] = {
     "notifications:write": "Configure notification channels; retry or drop dead letters.",
     "groups:read": "See host groups and their members.",
     "groups:write": "Create, change and delete host groups; add and remove members.",
+    "agents:read": "See agents and the hosts waiting for approval.",
+    "agents:write": "Approve, reject, revoke, pre-register and remove agents.",
+    "agents:enroll": "Create and delete enrolment tokens.",
 }
 
 # (id, name, description, permissions). Written to the roles table at every start.
@@ -50,13 +53,14 @@ SYSTEM_ROLES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "alerts:acknowledge",
             "notifications:read",
             "groups:read",
+            "agents:read",
         ),
     ),
     (
         "viewer",
         "Viewer",
         "Read-only access to monitoring data",
-        ("metrics:read", "processes:read", "alerts:read"),
+        ("metrics:read", "processes:read", "alerts:read", "agents:read"),
     ),
 )
 

@@ -277,3 +277,50 @@ host_group_members = sa.Table(
     sa.Column("group_id", sa.ForeignKey("host_groups.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("agent_id", sa.String(128), primary_key=True),
 )
+
+# Agents (fleet/): hosts that enrolled with an Ed25519 key, and the tokens that let them ask.
+enrollment_tokens = sa.Table(
+    "enrollment_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("uses_left", sa.Integer, nullable=True),  # None: unlimited
+    sa.Column("expires_at", sa.DateTime, nullable=True),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    # expected (pre-registered) | pending | approved | rejected | revoked
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("public_key", sa.String(64), nullable=True, unique=True),  # Ed25519, base64
+    sa.Column("fingerprint", sa.String(80), nullable=True),  # sha256:<hex>
+    sa.Column("architecture", sa.String(32), nullable=False, server_default=""),
+    sa.Column("os", sa.String(64), nullable=False, server_default=""),
+    sa.Column("version", sa.String(32), nullable=False, server_default=""),
+    sa.Column("facts", sa.JSON, nullable=False),
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Column("registered_at", sa.DateTime, nullable=False),
+    sa.Column("approved_at", sa.DateTime, nullable=True),
+    sa.Column("last_seen", sa.DateTime, nullable=True),
+    # remote config pushed to the agent: interval, collectors, log_sources, commandsEnabled
+    sa.Column("config", sa.JSON, nullable=False),
+)
+
+# Otto's registration rules: enrolling hosts that match are approved at once, into groups.
+registration_rules = sa.Table(
+    "registration_rules",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("hostname_pattern", sa.String(255), nullable=True),  # shell glob
+    sa.Column("address_range", sa.String(64), nullable=True),  # CIDR
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from fleetdeck import __version__
-from fleetdeck.api.deps import SESSION_COOKIE, live_local_only
+from fleetdeck.api.deps import SESSION_COOKIE, known_agent
 from fleetdeck.auth.permissions import PERMISSIONS
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
@@ -102,7 +102,7 @@ async def host_page(request: Request, agent_id: str) -> Response:
     principal = await _signed_in(request)
     if isinstance(principal, Response):
         return principal
-    live_local_only(agent_id)
+    known_agent(agent_id, request.app.state.hub)
     return _page(request, "host.html", principal, agent_id=agent_id, ranges=RANGES)
 
 
