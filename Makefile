@@ -40,6 +40,8 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/history_query.py
 	$(BIN)/python bench/page_load.py
 	$(BIN)/python bench/alert_eval.py
+	$(BIN)/python bench/agent_overhead.py
+	$(BIN)/python bench/fleet.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,5 @@
 """fleetdeck: watch a fleet of Linux hosts and act on it."""
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("fleetdeck")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written (pyproject.toml reads it from here): reading it from the
+# installed metadata would cost every agent process importlib.metadata (3 MB resident).
+__version__ = "0.1.0"

@@ -22,6 +22,7 @@ from fleetdeck.api import (
     alerts,
     auth,
     config_bundle,
+    downloads,
     groups,
     health,
     history,
@@ -214,9 +215,11 @@ def create_app(config: Settings) -> FastAPI:
     # Pages, scripts and history replies shrink 3-5x; the SSE stream is left uncompressed.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.include_router(health.router)
+    app.include_router(downloads.router)
     app.include_router(web_routes.router)
     app.mount("/static", StaticFiles(directory=web_routes.STATIC_DIR), name="static")
     app.state.login_limiter = SlidingWindow(config.login_rate_limit)
+    app.state.enroll_limiter = SlidingWindow(config.enroll_rate_limit)
     app.state.api_limiter = SlidingWindow(config.api_rate_limit) if config.api_rate_limit else None
     app.add_middleware(RateLimitHeaders)
 

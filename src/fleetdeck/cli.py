@@ -31,6 +31,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(agent_app, name="agent")
+bench_app = typer.Typer(help="Load tests and demos.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 err = Console(stderr=True)
 
@@ -91,6 +93,10 @@ def server(
     log_level: Annotated[
         str | None, typer.Option(help="debug, info, warning or error (default: info).")
     ] = None,
+    tls: Annotated[
+        str | None,
+        typer.Option(help="off, or auto: HTTPS with a private CA made in the data dir."),
+    ] = None,
 ) -> None:
     """Run the fleetdeck server: API, live stream and the local host's collector."""
     import uvicorn
@@ -107,10 +113,23 @@ def server(
         database_url=database_url,
         refresh_interval=refresh_interval,
         log_level=log_level,
+        tls=tls,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    ssl_options: dict[str, str] = {}
+    if settings.tls == "auto":
+        from fleetdeck import tls as tls_auto
+
+        names = tls_auto.default_names(settings.host)
+        names += [n.strip() for n in settings.tls_names.split(",") if n.strip()]
+        made = tls_auto.ensure(settings.data_dir, list(dict.fromkeys(names)))
+        ssl_options = {"ssl_certfile": str(made.cert), "ssl_keyfile": str(made.key)}
+        logging.getLogger("fleetdeck.tls").warning(
+            "HTTPS with the private CA %s; agents pin it with --ca-fingerprint %s",
+            made.ca, made.fingerprint,
+        )  # fmt: skip
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -119,6 +138,7 @@ def server(
         proxy_headers=False,
         # Open SSE streams never finish on their own; without a limit a stop would wait forever.
         timeout_graceful_shutdown=3,
+        **ssl_options,  # type: ignore[arg-type]
     )
 
 
@@ -250,6 +270,13 @@ def agent_enroll(
         ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Display name (default: hostname).")] = None,
+    ca_fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            help="The server's CA fingerprint (sha256:…, logged by `fleetdeck server --tls auto`)"
+            "; the agent then trusts that CA only."
+        ),
+    ] = None,
 ) -> None:
     """Create this host's key (kept in the state dir, mode 0600) and ask the server to admit it.
 
@@ -260,7 +287,7 @@ def agent_enroll(
 
     directory = state_dir or identity.default_state_dir()
     try:
-        state = enrolment.enroll(server, token, directory, name)
+        state = enrolment.enroll(server, token, directory, name, ca_fingerprint)
     except enrolment.EnrolmentRefused as exc:
         err.print(f"[red]fleetdeck agent: {exc}[/red]")
         raise typer.Exit(1) from exc
@@ -289,25 +316,66 @@ def agent_run(
 ) -> None:
     """Report this host to the server until stopped, reconnecting when the link drops.
 
-    Exits with status 3 when the server refuses this agent (revoked, rejected or removed).
+    Exits with status 2 when not enrolled, 3 when the server refuses this agent (revoked,
+    rejected or removed).
     """
-    from fleetdeck.agent import identity, runner
+    from fleetdeck.agent.main import run
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    directory = state_dir or identity.default_state_dir()
-    try:
-        agent = runner.Runner(directory, allow_commands=allow_commands)
-        asyncio.run(agent.run())
-    except runner.NotEnrolled as exc:
-        err.print(f"[red]fleetdeck agent: {exc}[/red]")
-        raise typer.Exit(2) from exc
-    except runner.Refused as exc:
-        err.print(f"[red]fleetdeck agent: {exc}[/red]")
-        raise typer.Exit(runner.EXIT_REFUSED) from exc
-    except KeyboardInterrupt:
-        pass
+    raise typer.Exit(run(state_dir, allow_commands, log_level))
+
+
+@bench_app.command("agents")
+def bench_agents(
+    server: Annotated[str, typer.Option(help="The fleetdeck server, e.g. http://127.0.0.1:8080.")],
+    token: Annotated[str, typer.Option(help="An enrolment token with enough uses.")],
+    count: Annotated[int, typer.Option(min=1, max=20000, help="Simulated agents.")] = 100,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between reports.")] = 5.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds to report for.")] = 60.0,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FLEETDECK_TOKEN",
+            help="An API token with agents:write, to approve the agents (or add a registration "
+            "rule for bench-*).",
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the simulated agents' keys are kept between runs.")
+    ] = Path("fleetdeck-bench-agents"),
+) -> None:
+    """Run N simulated agents in this process: real enrolment, real WebSockets, real-sized
+    reports. Prints progress, then one JSON line of figures (lag, acknowledged, dropped)."""
+    import json
+
+    from rich.live import Live
+
+    from fleetdeck.agent import simulate
+
+    with Live(console=err, transient=True) as live:
+
+        def progress(stage: str, totals: simulate.Totals) -> None:
+            live.update(
+                f"{stage}: {totals.enrolled} enrolled, {totals.connected} connected, "
+                f"{totals.sent} reports sent, {totals.acked} acknowledged"
+            )
+
+        try:
+            figures = asyncio.run(
+                simulate.run(
+                    server.rstrip("/"),
+                    token,
+                    count,
+                    interval,
+                    duration,
+                    state_dir,
+                    admin_token=admin_token,
+                    progress=progress,
+                )  # fmt: skip
+            )
+        except RuntimeError as exc:
+            err.print(f"[red]fleetdeck bench: {exc}[/red]")
+            raise typer.Exit(1) from exc
+    typer.echo(json.dumps(figures))
 
 
 @audit_app.command("verify")

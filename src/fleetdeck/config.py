@@ -40,6 +40,20 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8080, ge=1, le=65535, description="TCP port the server listens on.")
+    tls: Literal["off", "auto"] = Field(
+        "off",
+        description=(
+            "`auto`: serve HTTPS with a private CA and certificate made in the data dir "
+            "(`tls/`); the CA fingerprint is logged at start for agents to pin."
+        ),
+    )
+    tls_names: str = Field(
+        "",
+        description=(
+            "Extra host names or addresses (comma-separated) the `auto` certificate covers, "
+            "besides localhost, loopback, this host's names and the listen address."
+        ),
+    )
     data_dir: Path = Field(
         Path("fleetdeck-data"), description="Directory for the SQLite database and other state."
     )
@@ -91,6 +105,12 @@ class Settings(BaseSettings):
     )
     login_rate_limit: int = Field(
         5, ge=1, le=10000, description="Login attempts allowed per source IP per minute."
+    )
+    enroll_rate_limit: int = Field(
+        120,
+        ge=1,
+        le=1_000_000,
+        description="Agent enrolment requests allowed per source IP per minute.",
     )
     api_rate_limit: int = Field(
         1200,

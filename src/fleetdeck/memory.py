@@ -7,7 +7,24 @@ import ctypes.util
 import gc
 
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 _ONE_MIB = 1 << 20
+
+
+def _mallopt(option: int, value: int) -> bool:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(option, value))
+
+
+def one_malloc_arena() -> bool:
+    """Let every thread share one glibc arena: the agent's collector thread would otherwise
+    get its own, and its freed blocks stay resident there (measured by bench/agent_overhead)."""
+    return _mallopt(_M_ARENA_MAX, 1)
 
 
 def return_large_blocks_to_the_os() -> bool:
@@ -18,13 +35,7 @@ def return_large_blocks_to_the_os() -> bool:
     one login (bench/collector_overhead). A fixed threshold stops that. Returns False where
     the C library has no mallopt (musl, macOS), which then keeps its own behaviour.
     """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, _ONE_MIB))
+    return _mallopt(_M_MMAP_THRESHOLD, _ONE_MIB)
 
 
 def freeze_startup_objects() -> None:

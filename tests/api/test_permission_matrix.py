@@ -24,6 +24,9 @@ SESSION = "session"  # any signed-in caller
 
 REQUIRED: dict[str, str] = {
     "GET /health": PUBLIC,
+    "GET /install.sh": PUBLIC,
+    "GET /download/fleetdeck-agent": PUBLIC,
+    "GET /ca.pem": PUBLIC,
     "POST /api/v1/auth/login": PUBLIC,
     "POST /api/v1/auth/register": PUBLIC,
     "POST /api/v1/auth/refresh": SESSION,

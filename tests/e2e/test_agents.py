@@ -55,7 +55,10 @@ def test_enrol_wait_approve_then_revoke(
     server: ServerProcess, admin: dict[str, str], tmp_path: Path
 ) -> None:
     created = token(server, admin, name="lab", uses=1)
-    assert created["install_command"].startswith(f"fleetdeck agent enroll --server {server.url}")
+    assert created["install_command"] == (
+        f"curl -fsSL {server.url}/install.sh | sh -s -- --token {created['token']}"
+    )
+    assert created["enroll_command"].startswith(f"fleetdeck agent enroll --server {server.url}")
     state_dir = tmp_path / "state"
     done = agent("enroll", "--server", server.url, "--token", created["token"],
                  state_dir=state_dir)  # fmt: skip

@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from fleetdeck.agent import identity, protocol
 from fleetdeck.agent.enroll import facts
+from fleetdeck.agent.enroll import ssl_context as pinned_context
 from fleetdeck.collect.host import HostCollector, default_collectors
 
 log = logging.getLogger("fleetdeck.agent")
@@ -37,6 +38,29 @@ class Refused(Exception):
 
 class NotEnrolled(Exception):
     pass
+
+
+async def handshake(
+    ws: ClientConnection, me: identity.Identity, agent_id: str, host_facts: dict[str, Any]
+) -> dict[str, Any]:
+    """Answer the server's challenge; returns the remote config from its welcome."""
+    challenge = protocol.decode(await ws.recv())
+    if challenge["type"] != "challenge":
+        raise protocol.BadMessage(f"expected a challenge, got {challenge['type']}")
+    nonce = base64.b64decode(challenge["nonce"])
+    signature = me.sign(protocol.hello_payload(nonce, agent_id))
+    await ws.send(
+        protocol.encode("hello", agent_id=agent_id, signature=signature, facts=host_facts)
+    )
+    while True:
+        message = protocol.decode(await ws.recv())
+        if message["type"] == "pending":
+            log.warning("waiting for an administrator to approve %s", agent_id)
+        elif message["type"] == "welcome":
+            config: dict[str, Any] = message.get("config") or {}
+            return config
+        else:
+            raise protocol.BadMessage(f"unexpected {message['type']} before welcome")
 
 
 def websocket_url(server: str) -> str:
@@ -63,7 +87,7 @@ class Runner:
         self.identity = identity.load_or_create(state_dir)
         self.allow_commands = allow_commands
         self.collector = collector or HostCollector(default_collectors())
-        self.ssl_context = ssl_context
+        self.ssl_context = ssl_context or pinned_context(state_dir)
         self.config: dict[str, Any] = dict(protocol.DEFAULT_CONFIG)
         self.buffer: deque[tuple[int, bytes]] = deque(maxlen=buffer_reports)
         self.dropped = 0
@@ -136,25 +160,6 @@ class Runner:
             if not (self.buffer and self.buffer[-1][0] > sent):
                 await self._fresh.wait()
 
-    async def _handshake(self, ws: ClientConnection) -> None:
-        challenge = protocol.decode(await ws.recv())
-        if challenge["type"] != "challenge":
-            raise protocol.BadMessage(f"expected a challenge, got {challenge['type']}")
-        nonce = base64.b64decode(challenge["nonce"])
-        signature = self.identity.sign(protocol.hello_payload(nonce, self.agent_id))
-        await ws.send(
-            protocol.encode("hello", agent_id=self.agent_id, signature=signature, facts=facts())
-        )
-        while True:
-            message = protocol.decode(await ws.recv())
-            if message["type"] == "pending":
-                log.warning("waiting for an administrator to approve %s", self.agent_id)
-            elif message["type"] == "welcome":
-                self.apply(message.get("config") or {})
-                return
-            else:
-                raise protocol.BadMessage(f"unexpected {message['type']} before welcome")
-
     async def _on_message(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "ack" and isinstance(message.get("seq"), int):
@@ -184,10 +189,11 @@ class Runner:
 
     async def session(self) -> None:
         url = websocket_url(self.server)
+        secure = self.ssl_context if url.startswith("wss://") else None
         async with connect(
-            url, ssl=self.ssl_context, open_timeout=15, max_size=2**22, ping_interval=20,
+            url, ssl=secure, open_timeout=15, max_size=2**22, ping_interval=20,
         ) as ws:  # fmt: skip
-            await self._handshake(ws)
+            self.apply(await handshake(ws, self.identity, self.agent_id, facts()))
             self.connected = True
             log.info("connected to %s as %s", self.server, self.agent_id)
             sender = asyncio.create_task(self._send_reports(ws))

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from fleetdeck import __version__
+from fleetdeck import __version__, tls
 from fleetdeck.agent import protocol
 from fleetdeck.api.deps import (
     DatabaseDep,
@@ -24,6 +24,7 @@ from fleetdeck.api.deps import (
     client_ip,
     require,
 )
+from fleetdeck.api.downloads import server_url
 from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import rfc3339, utcnow
@@ -77,7 +78,8 @@ class TokenRequest(BaseModel):
 class TokenCreated(BaseModel):
     id: str
     token: str = Field(description="Shown only in this reply.")
-    install_command: str
+    install_command: str = Field(description="One line for the new host: install and enrol.")
+    enroll_command: str = Field(description="For a host where fleetdeck is already installed.")
 
 
 class TokenInfo(BaseModel):
@@ -201,9 +203,18 @@ async def create_token(
     created = await enrolment.create_token(
         db, principal, name=body.name, uses=body.uses, expires_at=expires, ip=client_ip(request)
     )
-    server = (settings.public_url or str(request.base_url)).rstrip("/")
-    command = f"fleetdeck agent enroll --server {server} --token {created.token}"
-    return TokenCreated(id=created.id, token=created.token, install_command=command)
+    server = server_url(request, settings.public_url)
+    pin = ""
+    if settings.tls == "auto":
+        pin = " --ca-fingerprint " + tls.fingerprint(
+            (settings.data_dir / "tls" / "ca.pem").read_bytes()
+        )
+    fetch = "curl -fsSL" + (" -k" if pin else "")
+    command = f"{fetch} {server}/install.sh | sh -s -- --token {created.token}{pin}"
+    manual = f"fleetdeck agent enroll --server {server} --token {created.token}{pin}"
+    return TokenCreated(
+        id=created.id, token=created.token, install_command=command, enroll_command=manual
+    )
 
 
 @router.get("/enrollment-tokens", response_model=TokenList)
@@ -244,7 +255,7 @@ async def enroll(
     body: Enrolment, request: Request, db: DatabaseDep, index: GroupsDep, hub: HubDep
 ) -> Enrolled:
     """Called by `fleetdeck agent enroll` on the new host, with an enrolment token."""
-    limiter: SlidingWindow = request.app.state.login_limiter
+    limiter: SlidingWindow = request.app.state.enroll_limiter
     decision = limiter.hit(f"enroll:{client_ip(request)}")
     if not decision.allowed:
         raise TooManyRequests(

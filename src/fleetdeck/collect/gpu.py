@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 RETRY_SECONDS = 300.0  # a driver installed later is found without restarting fleetdeck
+DRIVER = "/proc/driver/nvidia/version"  # absent: no NVIDIA kernel driver, so NVML cannot work
 
 
 class GpuCollector:
@@ -22,6 +24,8 @@ class GpuCollector:
         if time.monotonic() < self._next_try:
             return False
         self._next_try = time.monotonic() + RETRY_SECONDS
+        if not os.path.exists(DRIVER):  # skip importing NVML's bindings for nothing
+            return False
         try:
             import pynvml
 

@@ -285,11 +285,16 @@ class Hub:
         dirty = [(a, s) for a, s in self.states.items() if s.dirty and s.last_seen]
         if not dirty:
             return
-        async with self.db.write() as conn:
-            for agent_id, state in dirty:
-                await agents.update(conn, agent_id, last_seen=state.last_seen)
+        seen = [(agent_id, state.last_seen) for agent_id, state in dirty if state.last_seen]
         for _, state in dirty:
             state.dirty = False
+        try:
+            async with self.db.write() as conn:
+                await agents.set_last_seen(conn, seen)
+        except Exception:
+            for _, state in dirty:
+                state.dirty = True  # written next time
+            raise
 
     async def run(self) -> None:
         last_persist = time.monotonic()

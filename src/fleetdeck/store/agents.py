@@ -67,6 +67,18 @@ async def update(conn: AsyncConnection, agent_id: str, **values: Any) -> None:
     await conn.execute(agents.update().where(agents.c.id == agent_id).values(**values))
 
 
+async def set_last_seen(conn: AsyncConnection, seen: list[tuple[str, datetime]]) -> None:
+    """Many agents' last_seen in one executemany (a fleet's worth every 30 s)."""
+    if not seen:
+        return
+    stmt = (
+        agents.update()
+        .where(agents.c.id == sa.bindparam("agent_id"))
+        .values(last_seen=sa.bindparam("seen"))
+    )
+    await conn.execute(stmt, [{"agent_id": a, "seen": t} for a, t in seen])
+
+
 async def delete(conn: AsyncConnection, agent_id: str) -> None:
     await conn.execute(agents.delete().where(agents.c.id == agent_id))
 
