@@ -113,6 +113,8 @@ def test_an_agent_lives_through_its_whole_life(tmp_path: Path, fleet: dict[str, 
     with client.stream("GET", "/api/v1/stream", params={"agent_id": agent_id}) as live:
         first = next(line for line in live.iter_lines() if line.startswith("data:"))
     assert json.loads(first[5:])["system"]["hostname"]
+    # While watched the agent reported every second with processes; now it is back to normal.
+    eventually(lambda: "live: every 1.0s" in agent.output() and "live: off" in agent.output())
     current = client.get("/api/v1/export/metrics", params={"agent_id": agent_id})
     assert current.status_code == 200 and "cpu" in current.json()
     signal_remote = client.post("/api/v1/processes/1/signal", params={"agent_id": agent_id},

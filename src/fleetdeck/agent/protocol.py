@@ -9,6 +9,7 @@ One WebSocket per agent, JSON text frames, each `{"v": 1, "type": …}`:
   agent  → server  report {seq, ts, snapshot}
   server → agent   ack {seq}                everything up to seq is stored; the agent forgets it
   server → agent   config {config}          remote config changed
+  server → agent   live {interval}          someone watches: report this often (null: stop)
   server → agent   ping {id} / agent → server pong {id}
   server → agent   rotate {id} / agent → server rotate {id, public_key, signature}
   server → agent   rotated {id}             the new key is trusted; the agent switches to it

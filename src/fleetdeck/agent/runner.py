@@ -92,6 +92,7 @@ class Runner:
         self.buffer: deque[tuple[int, bytes]] = deque(maxlen=buffer_reports)
         self.dropped = 0
         self.seq = 0
+        self.live_interval: float | None = None  # set while someone watches this host live
         self._fresh = asyncio.Event()
         self._interval_changed = asyncio.Event()
         self.connected = False
@@ -113,6 +114,16 @@ class Runner:
             self._interval_changed.set()
         log.info("config: every %ss", self.config["interval"])
 
+    @property
+    def interval(self) -> float:
+        configured = float(self.config["interval"])
+        return min(configured, self.live_interval) if self.live_interval else configured
+
+    def go_live(self, interval: float | None) -> None:
+        self.live_interval = interval
+        self._interval_changed.set()
+        log.info("live: %s", f"every {interval}s" if interval else "off")
+
     def add_report(self, ts: int, snapshot: dict[str, Any]) -> None:
         self.seq += 1
         if len(self.buffer) == self.buffer.maxlen:
@@ -126,11 +137,12 @@ class Runner:
         while True:
             ts = int(time.time() * 1000)
             try:
-                snap = await asyncio.to_thread(self.collector.snapshot, watched=False)
+                watched = self.live_interval is not None
+                snap = await asyncio.to_thread(self.collector.snapshot, watched=watched)
                 self.add_report(ts, snap)
             except Exception:
                 log.exception("collection failed")
-            interval = float(self.config["interval"])
+            interval = self.interval
             next_at += interval
             now = time.monotonic()
             if next_at < now:
@@ -166,6 +178,9 @@ class Runner:
             self._acknowledged(message["seq"])
         elif kind == "config" and isinstance(message.get("config"), dict):
             self.apply(message["config"])
+        elif kind == "live":
+            live = message.get("interval")
+            self.go_live(float(live) if isinstance(live, int | float) and live > 0 else None)
         elif kind == "ping":
             await ws.send(protocol.encode("pong", id=message.get("id"), version=facts()["version"]))
         elif kind == "rotate":
@@ -209,6 +224,8 @@ class Runner:
                     sender.result()
             finally:
                 self.connected = False
+                if self.live_interval is not None:  # nobody can watch while disconnected
+                    self.go_live(None)
                 sender.cancel()
 
     async def run(self) -> None:

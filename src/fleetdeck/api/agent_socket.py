@@ -135,9 +135,9 @@ async def connect(ws: WebSocket) -> None:
         await _close(ws, code, reason)
 
     link = Link(row.id, send, close, ws.client.host if ws.client else None)
-    await hub.attach(link, config)
     try:
         await send(protocol.encode("welcome", agent_id=row.id, config=config))
+        await hub.attach(link, config)
         while True:
             raw = await _receive(ws)
             if raw is None:

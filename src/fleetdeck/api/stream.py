@@ -39,6 +39,9 @@ async def stream(
     first = monitor.latest_frame if host == LOCAL_AGENT_ID else hub.latest_frame(host)
 
     async def events() -> AsyncIterator[bytes]:
+        remote = host != LOCAL_AGENT_ID
+        if remote:
+            await hub.watch(host)
         try:
             if first is not None:
                 yield first
@@ -49,6 +52,8 @@ async def stream(
                     yield sse.KEEPALIVE
         finally:
             subscription.close()
+            if remote:
+                hub.unwatch(host)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

@@ -40,6 +40,7 @@ MISSED_INTERVALS = 3
 PERSIST_SECONDS = 30.0
 ONLINE_KEY = "host.online"
 CLOCK_SKEW_MS = 60_000
+LIVE_INTERVAL = 1.0
 
 
 def metrics_topic(agent_id: str) -> str:
@@ -88,6 +89,8 @@ class Hub:
         self.links: dict[str, Link] = {}
         self.states: dict[str, AgentState] = {}
         self._approvals: dict[str, asyncio.Event] = {}
+        self._watchers: dict[str, int] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.reports = 0
         self.duplicates = 0
 
@@ -139,6 +142,34 @@ class Hub:
         state.interval = float(config["interval"])
         if previous is not None:
             await previous.close(protocol.CLOSE_PROTOCOL, "replaced by a newer connection")
+        if self._watchers.get(link.agent_id):
+            await self._live(link.agent_id, True)
+
+    # -- live while watched (DESIGN.md section 4) ---------------------------------------
+
+    async def _live(self, agent_id: str, on: bool) -> None:
+        try:
+            await self.push(agent_id, "live", interval=LIVE_INTERVAL if on else None)
+        except Exception:  # the socket is closing; the next connection is told again
+            log.debug("could not tell %s to go live=%s", agent_id, on)
+
+    async def watch(self, agent_id: str) -> None:
+        """Someone streams this host: it reports every second, processes included."""
+        self._watchers[agent_id] = self._watchers.get(agent_id, 0) + 1
+        if self._watchers[agent_id] == 1:
+            await self._live(agent_id, True)
+
+    def unwatch(self, agent_id: str) -> None:
+        """The last watcher left: back to the configured interval. Not a coroutine, because
+        it runs where a stream's task is being cancelled; the message goes from its own task."""
+        left = self._watchers.get(agent_id, 0) - 1
+        if left > 0:
+            self._watchers[agent_id] = left
+            return
+        self._watchers.pop(agent_id, None)
+        task = asyncio.get_running_loop().create_task(self._live(agent_id, False))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def detach(self, link: Link) -> None:
         if self.links.get(link.agent_id) is link:
