@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx2
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_demo_agents(base: str, data: Path) -> subprocess.Popen[bytes]:
+    """Six simulated agents (`fleetdeck bench agents`), let in by a registration rule."""
+    login = httpx2.post(
+        base + "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    httpx2.post(base + "/api/v1/registration-rules", headers=headers,
+                json={"name": "demo fleet", "hostname_pattern": "bench-*"})  # fmt: skip
+    token = httpx2.post(base + "/api/v1/agents/enrollment-tokens", json={"name": "demo"},
+                        headers=headers).json()["token"]  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "fleetdeck", "bench", "agents", "--server", base, "--token", token,
+         "--count", "6", "--interval", "2", "--duration", "600",
+         "--state-dir", str(data / "demo-agents")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -47,6 +66,7 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.1)
+            demo = start_demo_agents(base, Path(data))
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -56,9 +76,9 @@ def main() -> None:
                 page.click("button[type=submit]")
                 page.wait_for_url(base + "/")
                 time.sleep(6)  # a few live points
-                shots = {"overview": "/", "host": "/hosts/local", "alerts": "/alerts",
-                         "notifications": "/notifications", "users": "/users",
-                         "audit": "/audit", "settings": "/settings"}  # fmt: skip
+                shots = {"overview": "/", "host": "/hosts/local", "agents": "/agents",
+                         "alerts": "/alerts", "notifications": "/notifications",
+                         "users": "/users", "audit": "/audit", "settings": "/settings"}  # fmt: skip
                 for name, path in shots.items():
                     page.goto(base + path)
                     page.wait_for_timeout(2500)
@@ -72,6 +92,7 @@ def main() -> None:
                 print("wrote", OUT / "host-phone.png")
                 browser.close()
         finally:
+            demo.kill()
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=20)
 

@@ -123,6 +123,7 @@ REQUIRED: dict[str, str] = {
     "POST /api/v1/groups/{group_id}/members": "groups:write",
     "DELETE /api/v1/groups/{group_id}/members/{agent_id}": "groups:write",
     "GET /api/v1/stream": "metrics:read",
+    "GET /api/v1/stream/fleet": "metrics:read",
     "GET /api/v1/history": "metrics:read",
     "GET /api/v1/export/metrics": "metrics:read",
     "GET /api/v1/metrics-store/stats": "metrics:read",
@@ -146,7 +147,10 @@ PATH_VALUES = {
     "group_id": "no-such-group",
     "agent_id": "no-such-agent",
 }
-QUERIES = {"GET /api/v1/stream": {"agent_id": "no-such-agent"}}
+QUERIES = {
+    "GET /api/v1/stream": {"agent_id": "no-such-agent"},
+    "GET /api/v1/stream/fleet": {"group": "no-such-group"},
+}
 SCOPES = ("metrics:read", "processes:read")
 
 

@@ -306,3 +306,51 @@ def test_notifications_page_adds_and_tests_a_webhook(page: Page, server: ServerP
         assert receiver.received[0].json()["text"].startswith("fleetdeck test notification")
     finally:
         receiver.stop()
+
+
+def test_add_a_host_approve_it_watch_it_and_revoke_it(
+    page: Page, server: ServerProcess, tmp_path: Path
+) -> None:
+    import json
+    import sys
+
+    log_in(page, server, "admin", ADMIN_PASSWORD)
+    page.click("a[href='/agents']")
+    page.fill("#enrol-form input[name=uses]", "1")
+    page.click("#enrol-form button[type=submit]")
+    command = page.locator("#install-command")
+    expect(command).to_contain_text(f"{server.url}/install.sh | sh -s -- --token fde_")
+    token = re.search(r"--token (\S+)", command.inner_text()).group(1)  # type: ignore[union-attr]
+    state = tmp_path / "agent"
+    enrolled = subprocess.run(
+        [sys.executable, "-m", "fleetdeck", "agent", "enroll", "--server", server.url,
+         "--token", token, "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert enrolled.returncode == 0, enrolled.stderr
+    agent_id = json.loads((state / "agent.json").read_text())["agent_id"]
+    log = (tmp_path / "agent.log").open("w")
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "fleetdeck", "agent", "run", "--state-dir", str(state)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        page.reload()
+        pending = page.locator(f"#pending tr[data-agent='{agent_id}']")
+        expect(pending).to_contain_text("sha256:")
+        pending.locator("[data-approve]").click()
+        fleet_row = page.locator(f"#fleet tr[data-agent='{agent_id}']")
+        expect(fleet_row).to_be_visible()
+        page.click("a[href='/']")
+        card = page.locator(f".host-card[data-agent='{agent_id}']")
+        expect(card.locator("[data-field=cpu]")).to_have_text(re.compile(r"^\d+\.\d %$"))
+        expect(card.locator("[data-field=status]")).to_have_text("online")
+        page.click("a[href='/agents']")
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.locator(f"#fleet tr[data-agent='{agent_id}'] [data-revoke]").click()
+        expect(page.locator(f"#fleet tr[data-agent='{agent_id}']")).to_contain_text("revoked")
+        assert agent.wait(timeout=10) == 3
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+        log.close()

@@ -190,6 +190,22 @@ def require_on_host(permission: str) -> Callable[..., Awaitable[Principal]]:
     return check
 
 
+def require_any_host(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """The caller holds `permission` on some hosts at least (the route filters per host)."""
+
+    async def check(principal: ActivePrincipal) -> Principal:
+        if not principal.can_somewhere(permission):
+            raise Forbidden(
+                f"permission {permission} is required",
+                code="PERMISSION_DENIED",
+                details={"permission": permission},
+            )
+        return principal
+
+    check.__name__ = f"require_{permission.replace(':', '_')}_somewhere"
+    return check
+
+
 async def audit_call(
     conn: AsyncConnection,
     request: Request,

@@ -6,14 +6,26 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from fleetdeck import sse
-from fleetdeck.api.deps import HubDep, MonitorDep, known_agent, require_on_host
+from fleetdeck.api.deps import (
+    DatabaseDep,
+    GroupsDep,
+    HubDep,
+    MonitorDep,
+    known_agent,
+    require_any_host,
+    require_on_host,
+)
 from fleetdeck.auth.service import Principal
+from fleetdeck.errors import NotFound
 from fleetdeck.fleet.hub import metrics_topic
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
+from fleetdeck.fleet.summary import FLEET_TOPIC, summary_frame
+from fleetdeck.store import groups
 
 router = APIRouter(tags=["metrics"])
 
@@ -54,6 +66,71 @@ async def stream(
             subscription.close()
             if remote:
                 hub.unwatch(host)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.get(
+    "/stream/fleet",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`event: summary`"}},
+)
+async def stream_fleet(
+    request: Request,
+    monitor: MonitorDep,
+    hub: HubDep,
+    index: GroupsDep,
+    db: DatabaseDep,
+    principal: Annotated[Principal, Depends(require_any_host("metrics:read"))],
+    group: Annotated[str | None, Query(max_length=64, description="Only this host group.")] = None,
+) -> StreamingResponse:
+    """Every host the caller may watch, in one stream: `event: summary` per report
+    (`agent_id`, `hostname`, `timestamp`, `cpu`, `memory`, `disk` in %, `rx`, `tx` in B/s) and
+    `event: status` when an agent goes online or offline. Unlike `/stream`, watching this
+    does not switch hosts to every-second reports."""
+    if group is not None:
+        async with db.read() as conn:
+            if await groups.get(conn, group) is None:
+                raise NotFound(f"no group {group!r}", code="GROUP_NOT_FOUND")
+    everywhere = principal.can("metrics:read") and group is None
+    subscription = monitor.bus.subscribe(FLEET_TOPIC, maxsize=1024)
+    allowed: dict[str, bool] = {}
+
+    def visible(frame: bytes) -> bool:
+        if everywhere:
+            return True
+        agent_id = orjson.loads(frame.split(b"data: ", 1)[1])["agent_id"]
+        if agent_id not in allowed:
+            member_of = index.of(agent_id)
+            allowed[agent_id] = principal.can_on("metrics:read", member_of) and (
+                group is None or group in member_of
+            )
+        return allowed[agent_id]
+
+    first = []
+    if monitor.latest is not None:
+        first.append(summary_frame(LOCAL_AGENT_ID, monitor.latest))
+    for agent_id in list(hub.states):
+        latest = hub.latest(agent_id)
+        if latest is not None:
+            first.append(summary_frame(agent_id, latest))
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            for frame in first:
+                if visible(frame):
+                    yield frame
+            while True:
+                try:
+                    frame = await asyncio.wait_for(subscription.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield sse.KEEPALIVE
+                    continue
+                if visible(frame):
+                    yield frame
+        finally:
+            subscription.close()
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

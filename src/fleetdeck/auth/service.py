@@ -51,6 +51,12 @@ class Principal:
             for perms, bound in self.user.grants
         )
 
+    def can_somewhere(self, permission: str) -> bool:
+        """Held on at least some hosts: through any role, bound to host groups or not."""
+        return self._in_scope(permission) and any(
+            grants(perms, permission) for perms, _ in self.user.grants
+        )
+
     def _in_scope(self, permission: str) -> bool:
         return self.scopes is None or grants(self.scopes, permission)
 

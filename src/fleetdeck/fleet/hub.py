@@ -28,6 +28,7 @@ from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.clock import utcnow
 from fleetdeck.errors import Conflict
 from fleetdeck.fleet.groups import GroupIndex
+from fleetdeck.fleet.summary import FLEET_TOPIC, status_frame, summary_frame
 from fleetdeck.store import agents
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb import series
@@ -130,6 +131,8 @@ class Hub:
 
     def _announce(self, agent_id: str, status: str) -> None:
         self.bus.publish(STATUS_TOPIC, orjson.dumps({"agent_id": agent_id, "status": status}))
+        if self.bus.subscriber_count(FLEET_TOPIC):
+            self.bus.publish(FLEET_TOPIC, status_frame(agent_id, status))
         log.info("agent %s is %s", agent_id, status)
 
     # -- connections --------------------------------------------------------------------
@@ -275,6 +278,8 @@ class Hub:
             frame = self.latest_frame(agent_id)
             assert frame is not None
             self.bus.publish(topic, frame)
+        if self.bus.subscriber_count(FLEET_TOPIC):
+            self.bus.publish(FLEET_TOPIC, summary_frame(agent_id, snapshot))
         if self.evaluator is not None:
             values: Iterable[tuple[str, float]] = chain(
                 series.from_snapshot(snapshot),

@@ -15,6 +15,7 @@ from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector
 from fleetdeck.fleet.groups import GroupIndex
+from fleetdeck.fleet.summary import FLEET_TOPIC, summary_frame
 from fleetdeck.tsdb import series
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
@@ -67,6 +68,8 @@ class LocalMonitor:
         self.latest_frame = sse.frame("metrics", payload, event_id=int(time.time() * 1000))
         self.ticks += 1
         self.bus.publish(METRICS_TOPIC, self.latest_frame)
+        if self.bus.subscriber_count(FLEET_TOPIC):
+            self.bus.publish(FLEET_TOPIC, summary_frame(LOCAL_AGENT_ID, snap))
         if self.tsdb is not None:
             await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
         if self.evaluator is not None:

@@ -22,7 +22,7 @@ from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
 from fleetdeck.notify.templates import TEMPLATES
-from fleetdeck.store import api_tokens, audit, roles, users
+from fleetdeck.store import agents, api_tokens, audit, roles, users
 from fleetdeck.store.engine import Database
 
 HERE = Path(__file__).parent
@@ -93,8 +93,16 @@ async def overview(request: Request) -> Response:
     principal = await _signed_in(request)
     if isinstance(principal, Response):
         return principal
-    hosts = [{"id": LOCAL_AGENT_ID, "name": "this server"}]
-    return _page(request, "overview.html", principal, hosts=hosts)
+    hub = request.app.state.hub
+    index = request.app.state.groups
+    db: Database = request.app.state.db
+    async with db.read() as conn:
+        rows = await agents.list_all(conn, "approved")
+    hosts = [{"id": LOCAL_AGENT_ID, "name": "this server", "status": "online"}] + [
+        {"id": r.id, "name": r.name, "status": hub.status(r.id)} for r in rows
+    ]
+    visible = [h for h in hosts if principal.can_on("metrics:read", index.of(h["id"]))]
+    return _page(request, "overview.html", principal, hosts=visible)
 
 
 @router.get("/hosts/{agent_id}", response_class=HTMLResponse)
@@ -228,3 +236,39 @@ async def notifications_page(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     return _page(request, "notifications.html", principal, templates=list(TEMPLATES))
+
+
+@router.get("/agents", response_class=HTMLResponse)
+async def agents_page(request: Request) -> Response:
+    principal = await _signed_in(request, "agents:read")
+    if isinstance(principal, Response):
+        return principal
+    hub = request.app.state.hub
+    index = request.app.state.groups
+    db: Database = request.app.state.db
+    async with db.read() as conn:
+        rows = await agents.list_all(conn)
+        rules = await agents.list_rules(conn)
+    listed = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "hostname": r.hostname,
+            "status": hub.status(r.id) if r.status == "approved" else r.status,
+            "version": r.version,
+            "address": r.address or "",
+            "fingerprint": r.fingerprint or "",
+            "groups": ", ".join(sorted(index.of(r.id))),
+            "last_seen": rfc3339(hub.last_seen(r.id) or r.last_seen) or "never",
+            "interval": r.config.get("interval", 5.0),
+        }
+        for r in rows
+    ]
+    return _page(
+        request,
+        "agents.html",
+        principal,
+        pending=[a for a in listed if a["status"] == "pending"],
+        fleet=[a for a in listed if a["status"] != "pending"],
+        rules=rules,
+    )

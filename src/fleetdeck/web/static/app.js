@@ -130,7 +130,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("copy-token")?.addEventListener("click", () => {
     navigator.clipboard?.writeText(document.getElementById("new-token-value").textContent);
   });
-  for (const button of document.querySelectorAll("[data-revoke]")) {
+  for (const button of document.querySelectorAll("#tokens [data-revoke]")) {
     button.addEventListener("click", async () => {
       if (!confirm("Revoke this token? Scripts using it stop working at once.")) return;
       await fd.api("DELETE", "/api/v1/tokens/" + button.dataset.revoke);
