@@ -342,6 +342,9 @@ def bench_agents(
     state_dir: Annotated[
         Path, typer.Option(help="Where the simulated agents' keys are kept between runs.")
     ] = Path("fleetdeck-bench-agents"),
+    prefix: Annotated[
+        str, typer.Option(help="Hostnames are PREFIX-0000, PREFIX-0001, …")
+    ] = "bench",
 ) -> None:
     """Run N simulated agents in this process: real enrolment, real WebSockets, real-sized
     reports. Prints progress, then one JSON line of figures (lag, acknowledged, dropped)."""
@@ -370,7 +373,8 @@ def bench_agents(
                     state_dir,
                     admin_token=admin_token,
                     progress=progress,
-                )  # fmt: skip
+                    prefix=prefix,
+                )
             )
         except RuntimeError as exc:
             err.print(f"[red]fleetdeck bench: {exc}[/red]")

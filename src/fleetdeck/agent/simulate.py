@@ -172,11 +172,12 @@ def percentile(values: list[float], q: float) -> float | None:
 async def run(
     server: str, token: str, count: int, interval: float, duration: float, state_dir: Path,
     admin_token: str | None = None, progress: Callable[[str, Totals], None] | None = None,
+    prefix: str = "bench",
 ) -> dict[str, Any]:  # fmt: skip
     totals = Totals()
     keys = identities(state_dir, count)
     payloads = Payloads()
-    names = [f"bench-{i:04d}" for i in range(count)]
+    names = [f"{prefix}-{i:04d}" for i in range(count)]
     limits = httpx2.Limits(max_connections=16)
     async with httpx2.AsyncClient(base_url=server, timeout=60, limits=limits) as client:
         gate = asyncio.Semaphore(16)

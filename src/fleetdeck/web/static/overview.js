@@ -1,56 +1,94 @@
-// Overview: one card per host, all updated from one SSE stream of the whole fleet
+// Overview: one card per host, all fed by one SSE stream of the whole fleet
 // (/api/v1/stream/fleet), so watching the overview never switches hosts to live mode.
+// With hundreds of hosts, cards outside the viewport only keep their data; what is on screen
+// is redrawn once per animation frame.
 "use strict";
+
+const POINTS = 120;
 
 document.addEventListener("DOMContentLoaded", () => {
   const cards = new Map();
-  for (const card of document.querySelectorAll(".host-card")) cards.set(card.dataset.agent, new Card(card));
+  const dirty = new Set();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    for (const card of dirty) if (card.visible) card.render();
+    dirty.clear();
+  };
+  const touch = (card) => {
+    dirty.add(card);
+    if (card.visible && !scheduled) { scheduled = true; requestAnimationFrame(flush); }
+  };
+  const seen = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const card = cards.get(entry.target.dataset.agent);
+      card.visible = entry.isIntersecting;
+      if (card.visible && card.stale) touch(card);
+    }
+  });
+  for (const el of document.querySelectorAll(".host-card")) {
+    const card = new Card(el);
+    cards.set(el.dataset.agent, card);
+    seen.observe(el);
+  }
   const source = new EventSource("/api/v1/stream/fleet");
   source.addEventListener("summary", (event) => {
     const s = JSON.parse(event.data);
-    cards.get(s.agent_id)?.update(s);
+    const card = cards.get(s.agent_id);
+    if (card) { card.take(s); touch(card); }
   });
   source.addEventListener("status", (event) => {
     const s = JSON.parse(event.data);
-    cards.get(s.agent_id)?.status(s.status);
+    const card = cards.get(s.agent_id);
+    if (card) { card.state = s.status; card.stale = true; touch(card); }
   });
-  source.onerror = () => { for (const card of cards.values()) card.status("reconnecting…"); };
+  source.onerror = () => {
+    for (const card of cards.values()) { card.state = "reconnecting…"; card.stale = true; touch(card); }
+  };
 });
 
 class Card {
   constructor(el) {
     this.el = el;
-    this.xs = [];
+    this.fields = {};
+    for (const f of el.querySelectorAll("[data-field]")) this.fields[f.dataset.field] = f;
+    this.line = el.querySelector("[data-spark=cpu]");
     this.ys = [];
-    const spark = el.querySelector("[data-spark=cpu]");
-    this.spark = new uPlot({
-      width: spark.clientWidth || 240, height: 48, legend: { show: false }, cursor: { show: false },
-      axes: [{ show: false }, { show: false }], scales: { x: { time: true }, y: { range: [0, 100] } },
-      series: [{}, { stroke: "#1095c1", fill: "rgba(16,149,193,0.15)", width: 1.5, points: { show: false } }],
-    }, [[], []], spark);
+    this.last = 0;
+    this.summary = null;
+    this.state = this.fields.status.textContent;
+    this.visible = false;
+    this.stale = false;
   }
 
-  field(name) { return this.el.querySelector(`[data-field="${name}"]`); }
-
-  status(text) {
-    const f = this.field("status");
-    f.textContent = text;
-    f.dataset.state = text === "online" ? "online" : "offline";
-  }
-
-  update(s) {
-    if (s.hostname) this.field("hostname").textContent = s.hostname;
-    this.status("online");
-    this.field("updated").textContent = s.timestamp || "–";
-    this.field("cpu").textContent = fd.pct(s.cpu);
-    this.field("memory").textContent = fd.pct(s.memory);
-    this.field("disk").textContent = fd.pct(s.disk);
-    this.field("net").textContent = `${fd.rate(s.rx)} / ${fd.rate(s.tx)}`;
-    const t = Date.parse(s.timestamp) / 1000;
-    if (!isNaN(t) && (!this.xs.length || t > this.xs[this.xs.length - 1])) {
-      this.xs.push(t); this.ys.push(s.cpu);
-      if (this.xs.length > 120) { this.xs.shift(); this.ys.shift(); }
-      this.spark.setData([this.xs, this.ys]);
+  take(s) {
+    this.summary = s;
+    this.state = "online";
+    const t = Date.parse(s.timestamp);
+    if (!isNaN(t) && t > this.last) {
+      this.last = t;
+      this.ys.push(s.cpu ?? 0);
+      if (this.ys.length > POINTS) this.ys.shift();
     }
+    this.stale = true;
+  }
+
+  render() {
+    this.stale = false;
+    const f = this.fields;
+    f.status.textContent = this.state;
+    f.status.dataset.state = this.state === "online" ? "online" : "offline";
+    const s = this.summary;
+    if (!s) return;
+    if (s.hostname) f.hostname.textContent = s.hostname;
+    f.updated.textContent = s.timestamp || "–";
+    f.cpu.textContent = fd.pct(s.cpu);
+    f.memory.textContent = fd.pct(s.memory);
+    f.disk.textContent = fd.pct(s.disk);
+    f.net.textContent = `${fd.rate(s.rx)} / ${fd.rate(s.tx)}`;
+    const step = 120 / (POINTS - 1);
+    const start = 120 - step * (this.ys.length - 1);
+    this.line.setAttribute("points", this.ys.map((y, i) =>
+      `${(start + i * step).toFixed(1)},${(100 - Math.min(100, Math.max(0, y))).toFixed(1)}`).join(" "));
   }
 }
