@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import ssl
 import subprocess
@@ -96,6 +97,8 @@ def test_the_install_script_installs_enrols_and_the_agent_reports(
     ).stdout.strip()
     Path(site, "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
 
+    # The installed agent must find its own copy of fleetdeck, not one on an inherited path.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     token = client.post("/api/v1/agents/enrollment-tokens", json={"uses": 1}).json()["token"]
     script = httpx2.get(server.url + "/install.sh", verify=False, timeout=10)
     assert script.status_code == 200 and server.url in script.text
@@ -104,13 +107,13 @@ def test_the_install_script_installs_enrols_and_the_agent_reports(
         ["sh", "-s", "--", "--token", token, "--ca-fingerprint", ca_fingerprint(server),
          "--prefix", str(prefix), "--state-dir", str(state), "--no-service",
          "--pip-args", "--no-deps --no-index"],
-        input=script.text, capture_output=True, text=True, timeout=180,
+        input=script.text, capture_output=True, text=True, timeout=180, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "start the agent with:" in done.stdout
     installed = subprocess.run(
         [str(prefix / "bin" / "python"), "-c", "import fleetdeck; print(fleetdeck.__file__)"],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=env,
     ).stdout  # fmt: skip
     assert installed.startswith(site), installed  # the wheel's copy, not this checkout's
     assert (state / "ca.pem").exists()
@@ -120,7 +123,7 @@ def test_the_install_script_installs_enrols_and_the_agent_reports(
     log = (tmp_path / "agent.log").open("w")
     agent = subprocess.Popen(
         [str(prefix / "bin" / "fleetdeck"), "agent", "run", "--state-dir", str(state)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
