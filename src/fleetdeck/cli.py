@@ -138,6 +138,9 @@ def server(
         proxy_headers=False,
         # Open SSE streams never finish on their own; without a limit a stop would wait forever.
         timeout_graceful_shutdown=3,
+        # Agents' reports are small JSON on a LAN: compressing every frame (and every ack) cost
+        # the server more CPU than anything else on the agent link (bench/fleet).
+        ws_per_message_deflate=False,
         **ssl_options,  # type: ignore[arg-type]
     )
 

@@ -111,6 +111,7 @@ REQUIRED: dict[str, str] = {
     "GET /api/v1/agents/{agent_id}/config": "agents:read",
     "PATCH /api/v1/agents/{agent_id}/config": "agents:write",
     "GET /api/v1/registration-rules": "agents:read",
+    "GET /api/v1/fleet/stats": "agents:read",
     "POST /api/v1/registration-rules": "agents:write",
     "GET /api/v1/registration-rules/{rule_id}": "agents:read",
     "PUT /api/v1/registration-rules/{rule_id}": "agents:write",

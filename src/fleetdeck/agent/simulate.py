@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import json
 import random
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import connect
@@ -72,11 +72,12 @@ class Payloads:
 
     def __init__(self) -> None:
         self.base = HostCollector(default_collectors()).snapshot(watched=True)
+        self._frozen = orjson.dumps(self.base)  # orjson.loads copies it faster than deepcopy
 
     def make(self, hostname: str, rng: random.Random, load: float) -> dict[str, Any]:
         """`load` (0-1) is the agent's own level: a fleet of mostly quiet hosts, each wandering
         around its level, as real fleets are (not a storm of random threshold crossings)."""
-        snap = copy.deepcopy(self.base)
+        snap: dict[str, Any] = orjson.loads(self._frozen)
         snap["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         snap.setdefault("system", {})["hostname"] = hostname
 
@@ -129,6 +130,7 @@ async def _agent(
     rng = random.Random(agent_id)
     load = rng.random()
     sent_at: dict[int, int] = {}
+    await asyncio.sleep(rng.uniform(0, interval))  # a fleet comes up over an interval
     async with connect(url, open_timeout=60, max_size=2**22, ping_interval=None) as ws:
         await handshake(ws, me, agent_id, facts())
         totals.connected += 1
@@ -146,7 +148,6 @@ async def _agent(
                     totals.errors += 1
 
         receiver = asyncio.create_task(receive())
-        await asyncio.sleep(rng.uniform(0, interval))  # spread the fleet over the interval
         seq = 0
         next_at = time.monotonic()
         while time.monotonic() < until:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +43,7 @@ PERSIST_SECONDS = 30.0
 ONLINE_KEY = "host.online"
 CLOCK_SKEW_MS = 60_000
 LIVE_INTERVAL = 1.0
+LAG_WINDOW = 10_000
 
 
 def metrics_topic(agent_id: str) -> str:
@@ -94,6 +96,10 @@ class Hub:
         self._background: set[asyncio.Task[None]] = set()
         self.reports = 0
         self.duplicates = 0
+        # Report timestamp to stored (queryable), in ms, of the latest reports; first reports
+        # of a connection apart (they may register a new host's series).
+        self.lags: deque[float] = deque(maxlen=LAG_WINDOW)
+        self.first_lags: deque[float] = deque(maxlen=LAG_WINDOW)
 
     async def load(self) -> None:
         async with self.db.read() as conn:
@@ -262,10 +268,14 @@ class Hub:
         if ts <= state.last_ts:
             self.duplicates += 1
             return False
+        first = state.last_report is None
         state.last_ts = ts
         if self.tsdb is not None:
             await self.tsdb.ingest_snapshot(agent_id, ts, snapshot)
         self.reports += 1
+        stored = time.time() * 1000 - ts
+        if stored < MISSED_INTERVALS * state.interval * 1000:  # not a buffered old report
+            (self.first_lags if first else self.lags).append(stored)
         state.last_report, state.last_seen, state.dirty = time.monotonic(), utcnow(), True
         if not state.online:
             state.online = True
@@ -343,3 +353,27 @@ class Hub:
                     await self.persist()
             except Exception:
                 log.exception("agent sweep failed")
+
+
+def _percentile(values: Iterable[float], q: float) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def stats(hub: Hub) -> dict[str, Any]:
+    """What the fleet's connections do: counts, and ingest lag of the latest reports."""
+    online = sum(1 for s in hub.states.values() if s.online)
+    return {
+        "agents": len(hub.states),
+        "connected": len(hub.links),
+        "online": online,
+        "reports": hub.reports,
+        "duplicates": hub.duplicates,
+        "lag_ms": {"p50": _percentile(hub.lags, 0.5), "p99": _percentile(hub.lags, 0.99),
+                   "max": _percentile(hub.lags, 1.0), "window": len(hub.lags)},
+        "first_report_lag_ms": {"p50": _percentile(hub.first_lags, 0.5),
+                                "p99": _percentile(hub.first_lags, 0.99),
+                                "window": len(hub.first_lags)},
+    }  # fmt: skip

@@ -16,6 +16,21 @@ async def all_series(conn: AsyncConnection) -> list[tuple[int, str, str]]:
     return [(r.id, r.host, r.key) for r in rows]
 
 
+async def add_new_series(
+    conn: AsyncConnection, rows: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Insert (host, key) series known not to exist, in one statement; returns their ids.
+    Raises IntegrityError if one exists after all (then use add_series)."""
+    if not rows:
+        return {}
+    # executemany with RETURNING ("insertmanyvalues"): one cached statement, batched rows.
+    result = await conn.execute(
+        ts_series.insert().returning(ts_series.c.id, ts_series.c.host, ts_series.c.key),
+        [{"host": h, "key": k} for h, k in rows],
+    )
+    return {(r.host, r.key): r.id for r in result}
+
+
 async def add_series(conn: AsyncConnection, host: str, keys: Sequence[str]) -> dict[str, int]:
     """Insert series that do not exist yet; returns key -> id for all of `keys`."""
     existing = await conn.execute(
@@ -39,6 +54,19 @@ async def add_series(conn: AsyncConnection, host: str, keys: Sequence[str]) -> d
 async def all_schemas(conn: AsyncConnection) -> list[tuple[int, str, list[int]]]:
     rows = await conn.execute(sa.select(ts_schemas))
     return [(r.id, r.host, list(r.series_ids)) for r in rows]
+
+
+async def add_schemas(
+    conn: AsyncConnection, layouts: Sequence[tuple[str, Sequence[int]]]
+) -> list[int]:
+    """Insert (host, series ids) schemas in one executemany; their ids, in the same order."""
+    if not layouts:
+        return []
+    result = await conn.execute(
+        ts_schemas.insert().returning(ts_schemas.c.id, sort_by_parameter_order=True),
+        [{"host": h, "series_ids": list(ids)} for h, ids in layouts],
+    )
+    return [int(r.id) for r in result]
 
 
 async def add_schema(conn: AsyncConnection, host: str, series_ids: Sequence[int]) -> int:

@@ -31,6 +31,8 @@ from operator import add, mul, truediv
 from pathlib import Path
 from typing import Any, cast
 
+import sqlalchemy as sa
+
 from fleetdeck.store import settings_kv
 from fleetdeck.store import timeseries as repo
 from fleetdeck.store.engine import Database
@@ -186,6 +188,7 @@ class TimeSeriesStore:
         self._pending: list[wal.Sample] = []
         self._wal: wal.WalWriter | None = None
         self._register = asyncio.Lock()
+        self._wanted: dict[tuple[str, tuple[str, ...]], None] = {}  # layouts to register
         self._io = asyncio.Lock()
         self._generation = 0
         self.rolled_until = 0
@@ -255,31 +258,71 @@ class TimeSeriesStore:
 
     # --- write path ---------------------------------------------------------------------
 
-    async def _ids(self, host: str, keys: list[str]) -> tuple[int, ...]:
-        missing = [k for k in keys if (host, k) not in self._series]
-        if missing:
-            async with self._register:
-                missing = [k for k in keys if (host, k) not in self._series]
-                if missing:
-                    async with self.db.write() as conn:
-                        added = await repo.add_series(conn, host, missing)
-                    for key, sid in added.items():
-                        self._series[(host, key)] = sid
-                        self._keys[sid] = key
-        return tuple(self._series[(host, k)] for k in keys)
+    def _known_schema(self, host: str, keys: tuple[str, ...]) -> int | None:
+        try:
+            ids = tuple(self._series[(host, k)] for k in keys)
+        except KeyError:
+            return None
+        return self._schema_ids.get((host, ids))
 
-    async def _schema(self, host: str, ids: tuple[int, ...]) -> int:
-        schema_id = self._schema_ids.get((host, ids))
-        if schema_id is None:
-            async with self._register:
-                schema_id = self._schema_ids.get((host, ids))
-                if schema_id is None:
-                    async with self.db.write() as conn:
-                        schema_id = await repo.add_schema(conn, host, ids)
-                    self._schemas[schema_id] = list(ids)
-                    self._schema_ids[(host, ids)] = schema_id
-                    self._schema_hosts[schema_id] = host
+    async def _schema(self, host: str, keys: tuple[str, ...]) -> int:
+        """The schema id of this host's layout of series, registering what is new.
+
+        Hosts that appear together (a fleet's first reports) are registered together: whoever
+        holds the lock next writes the series and schemas of every layout waiting, in one
+        transaction (bench/fleet: 1,000 new hosts within 5 s)."""
+        schema_id = self._known_schema(host, keys)
+        if schema_id is not None:
+            return schema_id
+        self._wanted[(host, keys)] = None
+        async with self._register:
+            wanted, self._wanted = self._wanted, {}
+            wanted = {w: None for w in wanted if self._known_schema(*w) is None}
+            if wanted:
+                try:
+                    try:  # the usual case: every series is new
+                        added, made = await self._write_layouts(list(wanted), fast=True)
+                    except sa.exc.IntegrityError:  # some exist already (another writer)
+                        added, made = await self._write_layouts(list(wanted), fast=False)
+                except BaseException:
+                    self._wanted.update(wanted)  # the next caller tries again
+                    raise
+                for (_, key), sid in added.items():
+                    self._keys[sid] = key
+                self._series.update(added)
+                for (h, series_ids), new_id in made:
+                    self._schemas[new_id] = list(series_ids)
+                    self._schema_ids[(h, series_ids)] = new_id
+                    self._schema_hosts[new_id] = h
+        schema_id = self._known_schema(host, keys)
+        assert schema_id is not None
         return schema_id
+
+    async def _write_layouts(
+        self, layouts: list[tuple[str, tuple[str, ...]]], *, fast: bool
+    ) -> tuple[dict[tuple[str, str], int], list[tuple[tuple[str, tuple[int, ...]], int]]]:
+        missing = list(
+            dict.fromkeys((h, k) for h, ks in layouts for k in ks if (h, k) not in self._series)
+        )
+        async with self.db.write() as conn:
+            if fast:
+                added = await repo.add_new_series(conn, missing)
+            else:
+                added = {}
+                by_host: dict[str, list[str]] = {}
+                for h, k in missing:
+                    by_host.setdefault(h, []).append(k)
+                for h, ks in by_host.items():
+                    for key, series_id in (await repo.add_series(conn, h, ks)).items():
+                        added[(h, key)] = series_id
+
+            def id_of(h: str, k: str) -> int:
+                return added[(h, k)] if (h, k) in added else self._series[(h, k)]
+
+            wanted = [(h, tuple(id_of(h, k) for k in ks)) for h, ks in layouts]
+            todo = [w for w in dict.fromkeys(wanted) if w not in self._schema_ids]
+            made = list(zip(todo, await repo.add_schemas(conn, todo), strict=True))
+        return added, made
 
     async def ingest(self, host: str, ts: int, samples: Iterable[tuple[str, float]]) -> int:
         """Accept one tick of a host: (series key, value) pairs at `ts` (Unix ms)."""
@@ -289,7 +332,7 @@ class TimeSeriesStore:
         if not values_by_key:
             return 0
         keys = list(values_by_key)
-        schema_id = await self._schema(host, await self._ids(host, keys))
+        schema_id = await self._schema(host, tuple(keys))
         values = [codec.to_fixed(values_by_key[k]) for k in keys]
         self._head.add(schema_id, host, ts, values)
         self._pending.append((schema_id, ts, values))
