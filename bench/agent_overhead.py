@@ -11,37 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx2
 
-from common import (
-    cpu_seconds,
-    free_port,
-    login,
-    peak_rss_mb,
-    rss_mb,
-    start_fleetdeck,
-    stop,
-    wait_http,
-)
-
-
-def _poller(url: str, stop_event: threading.Event) -> None:
-    with httpx2.Client(timeout=5.0) as client:
-        while not stop_event.wait(1.0):
-            try:
-                client.get(url)
-            except httpx2.HTTPError:
-                pass
+from common import login, measure_side_by_side, start_fleetdeck, start_peers, stop
 
 
 def start_agent(url: str) -> subprocess.Popen[bytes]:
@@ -82,58 +60,15 @@ def main() -> None:
 
     server, url = start_fleetdeck(refresh=5.0)
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    polled: dict[str, str] = {}
-    stop_event = threading.Event()
     try:
         procs["fleetdeck_agent"] = start_agent(url)
-        glances = shutil.which("glances") or str(Path(sys.executable).parent / "glances")
-        if Path(glances).exists():
-            port = free_port()
-            procs["glances"] = subprocess.Popen(
-                [glances, "-w", "--disable-webui", "-t", "1", "-B", "127.0.0.1", "-p", str(port)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            polled["glances"] = f"http://127.0.0.1:{port}/api/4/all"
-        exporter = shutil.which("prometheus-node-exporter")
-        if exporter:
-            port = free_port()
-            procs["node_exporter"] = subprocess.Popen(
-                [exporter, f"--web.listen-address=127.0.0.1:{port}", "--no-collector.systemd"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            polled["node_exporter"] = f"http://127.0.0.1:{port}/metrics"
-        for poll_url in polled.values():
-            wait_http(poll_url)
-        pollers = [
-            threading.Thread(target=_poller, args=(u, stop_event), daemon=True)
-            for u in polled.values()
-        ]
-        for t in pollers:
-            t.start()
-        time.sleep(args.warmup)
-        before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
-        time.sleep(args.seconds)
-        after = {name: cpu_seconds(p.pid) for name, p in procs.items()}
-        result: dict[str, object] = {
-            "bench": "agent_overhead",
-            "seconds": args.seconds,
-            "interval_s": 1.0,
-            "cores": len(os.sched_getaffinity(0)),
-            "python": platform.python_version(),
-        }
-        for name, proc in procs.items():
-            per_minute = (after[name] - before[name]) * 60.0 / args.seconds
-            result[name] = {
-                "cpu_s_per_min": round(per_minute, 3),
-                "peak_rss_mb": round(peak_rss_mb(proc.pid), 1),
-                "rss_mb_at_end": round(rss_mb(proc.pid), 1),
-            }
-        missing = [n for n in ("glances", "node_exporter") if n not in procs]
-        if missing:
-            result["missing_peers"] = missing
-        print(json.dumps(result))
+        polled = start_peers(procs)
+        print(
+            json.dumps(
+                measure_side_by_side("agent_overhead", procs, polled, args.seconds, args.warmup)
+            )
+        )
     finally:
-        stop_event.set()
         for proc in procs.values():
             stop(proc)
         stop(server)

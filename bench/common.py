@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import platform
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -99,3 +102,73 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _poller(url: str, stop_event: threading.Event) -> None:
+    with httpx2.Client(timeout=5.0) as client:
+        while not stop_event.wait(1.0):
+            try:
+                client.get(url)
+            except httpx2.HTTPError:
+                pass
+
+
+def start_peers(procs: dict[str, subprocess.Popen[bytes]]) -> dict[str, str]:
+    """Glances and prometheus-node-exporter where installed, each doing the job at 1 s; adds
+    them to `procs` and returns the URL to poll each second for each."""
+    polled: dict[str, str] = {}
+    glances = shutil.which("glances") or str(Path(sys.executable).parent / "glances")
+    if Path(glances).exists():
+        port = free_port()
+        procs["glances"] = subprocess.Popen(
+            [glances, "-w", "--disable-webui", "-t", "1", "-B", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        polled["glances"] = f"http://127.0.0.1:{port}/api/4/all"
+    exporter = shutil.which("prometheus-node-exporter")
+    if exporter:
+        port = free_port()
+        procs["node_exporter"] = subprocess.Popen(
+            [exporter, f"--web.listen-address=127.0.0.1:{port}", "--no-collector.systemd"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        polled["node_exporter"] = f"http://127.0.0.1:{port}/metrics"
+    return polled
+
+
+def measure_side_by_side(
+    bench: str, procs: dict[str, subprocess.Popen[bytes]], polled: dict[str, str],
+    seconds: float, warmup: float,
+) -> dict[str, object]:  # fmt: skip
+    """CPU seconds per minute and RSS of each process over `seconds`, while the peers'
+    URLs are polled each second, after `warmup`; the JSON line's fields."""
+    stop_event = threading.Event()
+    try:
+        for url in polled.values():
+            wait_http(url)
+        for url in polled.values():
+            threading.Thread(target=_poller, args=(url, stop_event), daemon=True).start()
+        time.sleep(warmup)
+        before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+        time.sleep(seconds)
+        after = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+    finally:
+        stop_event.set()
+    result: dict[str, object] = {
+        "bench": bench,
+        "seconds": seconds,
+        "interval_s": 1.0,
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+    }
+    for name, proc in procs.items():
+        per_minute = (after[name] - before[name]) * 60.0 / seconds
+        result[name] = {
+            "cpu_s_per_min": round(per_minute, 3),
+            "peak_rss_mb": round(peak_rss_mb(proc.pid), 1),
+            "rss_mb_at_end": round(rss_mb(proc.pid), 1),
+        }
+    missing = [n for n in ("glances", "node_exporter") if n not in procs]
+    if missing:
+        result["missing_peers"] = missing
+    return result

@@ -6,7 +6,7 @@ Personas, as in the feature list: alice is the admin, bob an operator, charlie a
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,10 @@ from fastapi.testclient import TestClient
 
 from fleetdeck.app import create_app
 from fleetdeck.auth import service
+from fleetdeck.auth.permissions import SYSTEM_ROLES
 from fleetdeck.config import Settings
+from fleetdeck.store import migrate, roles
+from fleetdeck.store.engine import Database
 from tests.servers import PostgresServer, postgres_server
 
 ADMIN_PASSWORD = "alice-admin-password"
@@ -36,6 +39,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'fleetdeck.db'}"
     server: PostgresServer = request.getfixturevalue("pg")
     return server.create_database(f"t{next(_db_names)}")
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """A migrated database with the system roles, on each backend, signing audit events."""
+    migrate.upgrade(db_url)
+    database = Database(db_url, audit_key=b"k" * 32)
+    async with database.write() as conn:
+        await roles.upsert_system_roles(conn, SYSTEM_ROLES)
+    yield database
+    await database.close()
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

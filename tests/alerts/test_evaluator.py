@@ -3,27 +3,16 @@ restarts, and the notifications each transition queues."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-
-import pytest
 
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.store import alerts as store
-from fleetdeck.store import migrate, notifications
+from fleetdeck.store import notifications
 from fleetdeck.store.engine import Database
 
 T0 = datetime(2026, 11, 24, 12, 0, 0)
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    migrate.upgrade(db_url)
-    database = Database(db_url, audit_key=b"k" * 32)
-    yield database
-    await database.close()
 
 
 async def _evaluator(db: Database, *rules: Rule) -> Evaluator:

@@ -4,7 +4,6 @@ backends (SQLite and a real PostgreSQL), without sockets: the e2e tests cover th
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,28 +11,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fleetdeck.agent.identity import Identity
 from fleetdeck.alerts.evaluator import Evaluator
-from fleetdeck.auth.permissions import SYSTEM_ROLES
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.errors import Unauthorized
 from fleetdeck.fleet import enrolment
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.hub import STATUS_TOPIC, Hub, effective_config
-from fleetdeck.store import agents, groups, migrate, roles
+from fleetdeck.store import agents, groups
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
 DAY = 86_400_000
 RETENTION = {"raw": DAY, "1m": 7 * DAY, "5m": 30 * DAY, "1h": 400 * DAY}
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    migrate.upgrade(db_url)
-    database = Database(db_url, audit_key=b"k" * 32)
-    async with database.write() as conn:
-        await roles.upsert_system_roles(conn, SYSTEM_ROLES)
-    yield database
-    await database.close()
 
 
 def key() -> str:

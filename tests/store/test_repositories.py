@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -10,18 +9,8 @@ import sqlalchemy as sa
 
 from fleetdeck.auth.permissions import SYSTEM_ROLES
 from fleetdeck.clock import utcnow
-from fleetdeck.store import audit, migrate, roles, sessions, settings_kv, users
+from fleetdeck.store import audit, roles, sessions, settings_kv, users
 from fleetdeck.store.engine import Database
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    migrate.upgrade(db_url)
-    database = Database(db_url, audit_key=b"k" * 32)
-    async with database.write() as conn:
-        await roles.upsert_system_roles(conn, SYSTEM_ROLES)
-    yield database
-    await database.close()
 
 
 async def test_user_carries_its_roles_and_their_permissions(db: Database) -> None:

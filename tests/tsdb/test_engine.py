@@ -3,26 +3,14 @@ crashes, retention and changing series."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from fleetdeck.store import migrate
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb import wal
 from fleetdeck.tsdb.engine import TimeSeriesStore, now_ms
 
 DAY = 86_400_000
 RETENTION = {"raw": DAY, "1m": 7 * DAY, "5m": 30 * DAY, "1h": 400 * DAY}
-
-
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    migrate.upgrade(db_url)
-    database = Database(db_url)
-    yield database
-    await database.close()
 
 
 async def open_store(db: Database, directory: Path) -> TimeSeriesStore:
