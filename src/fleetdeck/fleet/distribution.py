@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -100,9 +101,10 @@ def build(cache_dir: Path) -> Wheel:
             "\n".join(record) + "\n",
         )
     data = buffer.getvalue()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    # Two first downloads at once each write their own file; the renames are atomic.
+    with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".tmp", delete=False) as tmp:
+        tmp.write(data)
+    Path(tmp.name).replace(path)
     stamp.write_text(content.hexdigest())
     return Wheel(path, hashlib.sha256(data).hexdigest())
 
