@@ -148,16 +148,20 @@ async def active(principal: AnyPrincipal) -> Principal:
 ActivePrincipal = Annotated[Principal, Depends(active)]
 
 
+def _denied(permission: str) -> Forbidden:
+    return Forbidden(
+        f"permission {permission} is required",
+        code="PERMISSION_DENIED",
+        details={"permission": permission},
+    )
+
+
 def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency factory: the caller must hold `permission` (wildcards honoured)."""
 
     async def check(principal: ActivePrincipal) -> Principal:
         if not principal.can(permission):
-            raise Forbidden(
-                f"permission {permission} is required",
-                code="PERMISSION_DENIED",
-                details={"permission": permission},
-            )
+            raise _denied(permission)
         return principal
 
     check.__name__ = f"require_{permission.replace(':', '_').replace('*', 'any')}"
@@ -195,11 +199,7 @@ def require_any_host(permission: str) -> Callable[..., Awaitable[Principal]]:
 
     async def check(principal: ActivePrincipal) -> Principal:
         if not principal.can_somewhere(permission):
-            raise Forbidden(
-                f"permission {permission} is required",
-                code="PERMISSION_DENIED",
-                details={"permission": permission},
-            )
+            raise _denied(permission)
         return principal
 
     check.__name__ = f"require_{permission.replace(':', '_')}_somewhere"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
-import hashlib
 import ipaddress
 import re
 import secrets
@@ -18,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from fleetdeck.agent import protocol
+from fleetdeck.agent.identity import fingerprint
 from fleetdeck.auth.service import Principal
 from fleetdeck.auth.tokens import token_hash
 from fleetdeck.clock import utcnow
@@ -30,10 +30,6 @@ from fleetdeck.store.engine import Database
 
 ENROLL_PREFIX = "fde_"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-def fingerprint(public_key_b64: str) -> str:
-    return "sha256:" + hashlib.sha256(base64.b64decode(public_key_b64)).hexdigest()
 
 
 def verify(public_key_b64: str, signature_b64: object, payload: bytes) -> bool:

@@ -118,9 +118,6 @@ class Hub:
         state = self.states.get(agent_id)
         return None if state is None else state.last_seen
 
-    def connected(self, agent_id: str) -> bool:
-        return agent_id in self.links
-
     def latest(self, agent_id: str) -> dict[str, Any] | None:
         state = self.states.get(agent_id)
         return None if state is None else state.latest

@@ -69,15 +69,6 @@ async def add_schemas(
     return [int(r.id) for r in result]
 
 
-async def add_schema(conn: AsyncConnection, host: str, series_ids: Sequence[int]) -> int:
-    result = await conn.execute(
-        ts_schemas.insert()
-        .values(host=host, series_ids=list(series_ids))
-        .returning(ts_schemas.c.id)
-    )
-    return int(result.scalar_one())
-
-
 async def insert_chunks(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(ts_chunks.insert(), list(rows))
