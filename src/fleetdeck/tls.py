@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from fleetdeck.files import write_private
 
 CA_DAYS = 3650
 SERVER_DAYS = 397
@@ -36,13 +37,6 @@ class Certificates:
 def fingerprint(cert_pem: bytes) -> str:
     cert = x509.load_pem_x509_certificate(cert_pem)
     return "sha256:" + hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -101,7 +95,7 @@ def _make_ca(directory: Path) -> None:
         )
         .sign(key, hashes.SHA256())
     )
-    _write_private(directory / "ca.key", _key_pem(key))
+    write_private(directory / "ca.key", _key_pem(key))
     (directory / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
@@ -139,7 +133,7 @@ def _make_server_cert(directory: Path, names: list[str]) -> None:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(directory / "server.key", _key_pem(key))
+    write_private(directory / "server.key", _key_pem(key))
     (directory / "server.pem").write_bytes(
         cert.public_bytes(serialization.Encoding.PEM) + (directory / "ca.pem").read_bytes()
     )

@@ -13,6 +13,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fleetdeck.files import write_private
+
 KEY_FILE = "agent.key"
 NEXT_KEY_FILE = "agent.key.next"  # a rotation in flight: the server may already trust it
 STATE_FILE = "agent.json"
@@ -65,12 +67,7 @@ def _write_new(path: Path) -> Identity:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_private(path, pem)
     return Identity(key)
 
 

@@ -15,10 +15,12 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fleetdeck.alerts import states
 from fleetdeck.alerts.rules import BUILTIN, BUILTIN_FOR_SECONDS, BUILTIN_HYSTERESIS, LEVELS, Rule
 from fleetdeck.clock import rfc3339, utcnow
 from fleetdeck.notify import policy
@@ -26,6 +28,7 @@ from fleetdeck.store import alerts as store
 from fleetdeck.store import notifications
 from fleetdeck.store.alerts import AlertRow
 from fleetdeck.store.engine import Database
+from fleetdeck.tsdb import series
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +176,22 @@ class Evaluator:
         self._shared_plans = {}
         live = {r.id for r in rules if r.enabled}
         self._stale = {key for key in self.active if key[0] not in live}
+
+    async def observe_snapshot(
+        self,
+        agent_id: str,
+        snapshot: dict[str, Any],
+        *,
+        groups: frozenset[str] = frozenset(),
+        extra: tuple[tuple[str, float], ...] = (),
+    ) -> None:
+        """A host's report: its stored series, its states (units, containers) and `extra`.
+        A failure is logged, never raised: alerting must not stop collection or ingest."""
+        values = chain(series.from_snapshot(snapshot), states.from_snapshot(snapshot), extra)
+        try:
+            await self.observe(agent_id, values, groups=groups)
+        except Exception:
+            log.exception("alert evaluation failed for %s", agent_id)
 
     async def observe(
         self,

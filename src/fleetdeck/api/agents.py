@@ -128,15 +128,14 @@ def _local(monitor: LocalMonitor, index: GroupIndex) -> Agent:
 
 
 def agent_out(row: AgentRow, index: GroupIndex, hub: Hub) -> Agent:
-    status = hub.status(row.id) if row.status == "approved" else row.status
     return Agent(
         id=row.id,
         name=row.name,
         hostname=row.hostname,
-        status=status,
+        status=hub.shown_status(row),
         architecture=row.architecture,
         os=row.os,
-        last_seen=rfc3339(hub.last_seen(row.id) or row.last_seen),
+        last_seen=rfc3339(hub.shown_last_seen(row)),
         registered_at=rfc3339(row.registered_at),
         version=row.version,
         groups=sorted(index.of(row.id)),

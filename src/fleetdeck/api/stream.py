@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 import orjson
@@ -21,6 +21,7 @@ from fleetdeck.api.deps import (
     require_on_host,
 )
 from fleetdeck.auth.service import Principal
+from fleetdeck.bus.memory import Subscription
 from fleetdeck.errors import NotFound
 from fleetdeck.fleet.hub import metrics_topic
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
@@ -30,6 +31,26 @@ from fleetdeck.store import groups
 router = APIRouter(tags=["metrics"])
 
 KEEPALIVE_SECONDS = 15.0
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def _frames(
+    subscription: Subscription,
+    first: list[bytes],
+    visible: Callable[[bytes], bool] = lambda _: True,
+) -> AsyncIterator[bytes]:
+    """The first frames, then each published frame the caller may see, with keep-alives."""
+    for frame in first:
+        if visible(frame):
+            yield frame
+    while True:
+        try:
+            frame = await asyncio.wait_for(subscription.get(), KEEPALIVE_SECONDS)
+        except TimeoutError:
+            yield sse.KEEPALIVE
+            continue
+        if visible(frame):
+            yield frame
 
 
 @router.get(
@@ -55,20 +76,14 @@ async def stream(
         if remote:
             await hub.watch(host)
         try:
-            if first is not None:
-                yield first
-            while True:
-                try:
-                    yield await asyncio.wait_for(subscription.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield sse.KEEPALIVE
+            async for frame in _frames(subscription, [first] if first is not None else []):
+                yield frame
         finally:
             subscription.close()
             if remote:
                 hub.unwatch(host)
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(events(), media_type="text/event-stream", headers=HEADERS)
 
 
 @router.get(
@@ -118,19 +133,9 @@ async def stream_fleet(
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            for frame in first:
-                if visible(frame):
-                    yield frame
-            while True:
-                try:
-                    frame = await asyncio.wait_for(subscription.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield sse.KEEPALIVE
-                    continue
-                if visible(frame):
-                    yield frame
+            async for frame in _frames(subscription, first, visible):
+                yield frame
         finally:
             subscription.close()
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(events(), media_type="text/event-stream", headers=HEADERS)

@@ -16,14 +16,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
 from typing import Any
 
 import orjson
 
 from fleetdeck import sse
 from fleetdeck.agent import protocol
-from fleetdeck.alerts import states
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.clock import utcnow
@@ -31,8 +29,8 @@ from fleetdeck.errors import Conflict
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.summary import FLEET_TOPIC, status_frame, summary_frame
 from fleetdeck.store import agents
+from fleetdeck.store.agents import AgentRow
 from fleetdeck.store.engine import Database
-from fleetdeck.tsdb import series
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -117,6 +115,14 @@ class Hub:
     def last_seen(self, agent_id: str) -> datetime | None:
         state = self.states.get(agent_id)
         return None if state is None else state.last_seen
+
+    def shown_status(self, row: AgentRow) -> str:
+        """What users see: online or offline for a trusted agent, its trust state otherwise."""
+        return self.status(row.id) if row.status == "approved" else row.status
+
+    def shown_last_seen(self, row: AgentRow) -> datetime | None:
+        """The latest report, this process's if any, else what the database last kept."""
+        return self.last_seen(row.id) or row.last_seen
 
     def latest(self, agent_id: str) -> dict[str, Any] | None:
         state = self.states.get(agent_id)
@@ -266,19 +272,20 @@ class Hub:
             self.duplicates += 1
             return False
         first = state.last_report is None
+        # Buffered while the agent was offline: history only, not live streams or alerts.
+        buffered = now_ms - ts > MISSED_INTERVALS * state.interval * 1000
         state.last_ts = ts
         if self.tsdb is not None:
             await self.tsdb.ingest_snapshot(agent_id, ts, snapshot)
         self.reports += 1
-        stored = time.time() * 1000 - ts
-        if stored < MISSED_INTERVALS * state.interval * 1000:  # not a buffered old report
-            (self.first_lags if first else self.lags).append(stored)
+        if not buffered:
+            (self.first_lags if first else self.lags).append(time.time() * 1000 - ts)
         state.last_report, state.last_seen, state.dirty = time.monotonic(), utcnow(), True
         if not state.online:
             state.online = True
             self._announce(agent_id, "online")
-        if now_ms - ts > MISSED_INTERVALS * state.interval * 1000:
-            return True  # a report buffered while offline: history only, not live or alerts
+        if buffered:
+            return True
         state.latest, state.latest_frame = snapshot, None
         topic = metrics_topic(agent_id)
         if self.bus.subscriber_count(topic):
@@ -288,15 +295,9 @@ class Hub:
         if self.bus.subscriber_count(FLEET_TOPIC):
             self.bus.publish(FLEET_TOPIC, summary_frame(agent_id, snapshot))
         if self.evaluator is not None:
-            values: Iterable[tuple[str, float]] = chain(
-                series.from_snapshot(snapshot),
-                states.from_snapshot(snapshot),
-                ((ONLINE_KEY, 1.0),),
+            await self.evaluator.observe_snapshot(
+                agent_id, snapshot, groups=self.groups.of(agent_id), extra=((ONLINE_KEY, 1.0),)
             )
-            try:
-                await self.evaluator.observe(agent_id, values, groups=self.groups.of(agent_id))
-            except Exception:  # alerting must never stop ingest
-                log.exception("alert evaluation failed for %s", agent_id)
         return True
 
     # -- the watcher ---------------------------------------------------------------------

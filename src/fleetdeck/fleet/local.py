@@ -6,17 +6,14 @@ import asyncio
 import json
 import logging
 import time
-from itertools import chain
 from typing import Any
 
 from fleetdeck import sse
-from fleetdeck.alerts import states
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.collect.host import HostCollector
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.summary import FLEET_TOPIC, summary_frame
-from fleetdeck.tsdb import series
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -73,12 +70,8 @@ class LocalMonitor:
         if self.tsdb is not None:
             await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
         if self.evaluator is not None:
-            try:
-                values = chain(series.from_snapshot(snap), states.from_snapshot(snap))
-                member_of = self.groups.of(LOCAL_AGENT_ID) if self.groups else frozenset()
-                await self.evaluator.observe(LOCAL_AGENT_ID, values, groups=member_of)
-            except Exception:  # alerting must never stop collection
-                log.exception("alert evaluation failed")
+            member_of = self.groups.of(LOCAL_AGENT_ID) if self.groups else frozenset()
+            await self.evaluator.observe_snapshot(LOCAL_AGENT_ID, snap, groups=member_of)
 
     async def run(self) -> None:
         next_at = time.monotonic()

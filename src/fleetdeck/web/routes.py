@@ -254,12 +254,12 @@ async def agents_page(request: Request) -> Response:
             "id": r.id,
             "name": r.name,
             "hostname": r.hostname,
-            "status": hub.status(r.id) if r.status == "approved" else r.status,
+            "status": hub.shown_status(r),
             "version": r.version,
             "address": r.address or "",
             "fingerprint": r.fingerprint or "",
             "groups": ", ".join(sorted(index.of(r.id))),
-            "last_seen": rfc3339(hub.last_seen(r.id) or r.last_seen) or "never",
+            "last_seen": rfc3339(hub.shown_last_seen(r)) or "never",
             "interval": r.config.get("interval", 5.0),
         }
         for r in rows
