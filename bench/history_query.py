@@ -40,7 +40,7 @@ def stat_pool(seed: int, size: int = 24, ticks: int = 60) -> list[list[codec.Sta
     host = Host(seed)
     pool = []
     for _ in range(size):
-        rows = [[codec.to_fixed(v) for v in host.tick()] for _ in range(ticks)]
+        rows = [codec.to_fixed(host.tick()) for _ in range(ticks)]
         pool.append([(min(c), max(c), sum(c), len(c)) for c in zip(*rows, strict=True)])
     return pool
 

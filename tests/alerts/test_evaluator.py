@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.store import alerts as store
 from fleetdeck.store import notifications
 from fleetdeck.store.engine import Database
+from fleetdeck.tsdb.engine import TimeSeriesStore
 
 T0 = datetime(2026, 11, 24, 12, 0, 0)
 
@@ -174,3 +176,45 @@ async def test_group_scoped_rules_follow_membership(db: Database) -> None:
     assert await ev.observe("local", [("temp[x]", 99.0)], now=T0) == []
     fired = await ev.observe("local", [("temp[x]", 99.0)], groups=frozenset({"web"}), now=T0)
     assert [c.to_state for c in fired] == ["firing"]
+
+
+async def test_rules_apply_to_their_own_series_whatever_the_layout(db: Database) -> None:
+    """A rule on one series leaves its siblings alone; `<` and `>` rules on one family are both
+    checked; hosts sharing a layout share nothing else."""
+    one_gpu = _rule(id="gpu1", metric="gpu.memory[1]", warning=80.0, critical=None, for_seconds=0)
+    low = _rule(id="low", metric="temp", comparison="<", warning=5.0, critical=None, for_seconds=0)
+    ev = await _evaluator(db, one_gpu, low, _rule(for_seconds=0))
+    layout = [
+        ("gpu.memory[0]", 95.0),
+        ("gpu.memory[1]", 10.0),
+        ("temp[a]", 50.0),
+        ("temp[b]", 50.0),
+    ]
+    assert await ev.observe("a", layout, now=T0) == []  # gpu.memory[0] has no rule
+    crossed = dict(layout) | {"gpu.memory[1]": 85.0, "temp[a]": 1.0, "temp[b]": 95.0}
+    changes = await ev.observe("b", list(crossed.items()), now=T0)
+    assert sorted((c.alert.rule_id, c.alert.series) for c in changes) == [
+        ("gpu1", "gpu.memory[1]"), ("low", "temp[a]"), ("temp", "temp[b]"),
+    ]  # fmt: skip
+    assert await ev.observe("a", layout, now=T0) == []  # host a still has nothing
+
+
+async def test_a_report_taken_by_the_store_is_evaluated_with_its_states(
+    db: Database, tmp_path: Path
+) -> None:
+    ev = await _evaluator(
+        db,
+        _rule(for_seconds=0),
+        _rule(id="up", metric="service.active", comparison="<", warning=None, critical=1.0,
+              for_seconds=0, hysteresis=0.0),
+    )  # fmt: skip
+    tsdb = TimeSeriesStore(db, tmp_path, {"raw": 1, "1m": 1, "5m": 1, "1h": 1})
+    await tsdb.open()
+    snap = {
+        "temperature": {"sensors": [{"name": "cpu", "value": 95.0}]},
+        "systemd": {"services": [{"name": "cron.service", "state": "failed"}]},
+    }
+    stored = await tsdb.ingest_snapshot("local", 1_000, snap)
+    assert stored is not None and "temp[cpu]" in stored.keys
+    await ev.observe_snapshot("local", snap, stored=stored)
+    assert sorted(key[2] for key in ev.active) == ["service.active[cron.service]", "temp[cpu]"]

@@ -171,3 +171,21 @@ async def test_auto_resolution_is_nearest_a_thousand_points(db: Database, tmp_pa
     assert store.pick_resolution("web-1", now - DAY, now, now) == "1m"  # 1440
     assert store.pick_resolution("web-1", now - 7 * DAY, now, now) == "5m"  # 2016, not 168
     assert store.pick_resolution("web-1", now - 90 * DAY, now, now) == "1h"  # 5m is not kept
+
+
+async def test_ingest_hands_back_what_it_took_with_one_key_tuple_per_layout(
+    db: Database, tmp_path: Path
+) -> None:
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+    first = await store.ingest("web-1", t0, [("cpu", 1.0), ("memory", 2.0), ("cpu", 9.0)])
+    assert first is not None
+    assert (first.keys, first.values) == (("cpu", "memory"), (1.0, 2.0))  # first value wins
+    second = await store.ingest("web-1", t0 + 1000, iter([("cpu", 3.0), ("memory", 4.0)]))
+    assert second is not None and second.keys is first.keys  # what the evaluator's plan keys on
+    grown = await store.ingest("web-1", t0 + 2000, [("cpu", 5.0), ("memory", 6.0), ("swap", 7)])
+    assert grown is not None and grown.keys == ("cpu", "memory", "swap")
+    assert await store.ingest("web-1", t0 + 3000, []) is None
+    await store.compact()
+    rows = (await store.query("web-1", t0, t0 + 5000, "raw", ["cpu"])).rows
+    assert [p[0][0] for _, p in rows] == [1.0, 3.0, 5.0]

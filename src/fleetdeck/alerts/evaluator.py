@@ -10,13 +10,13 @@ with its notifications in one transaction, and firing alerts are reloaded at sta
 from __future__ import annotations
 
 import logging
-import operator
+import math
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,6 +29,8 @@ from fleetdeck.store import notifications
 from fleetdeck.store.alerts import AlertRow
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb import series
+from fleetdeck.tsdb.engine import Accepted
+from fleetdeck.tsdb.series import family
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,18 @@ Key = tuple[str, str, str]  # rule id, agent id, series key
 PENDING_PREFIX = "pending:"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     alert: AlertRow
     from_state: str | None
     to_state: str
     event: str | None  # notification event, or None for a silent transition
+
+
+def _split(pairs: Sequence[tuple[str, float]]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    if not pairs:
+        return (), ()
+    keys, values = zip(*pairs, strict=True)
+    return keys, values
 
 
 def builtin_rules() -> list[Rule]:
@@ -93,38 +101,64 @@ def message(alert: AlertRow, rule: Rule | None, event: str) -> dict[str, Any]:
     }
 
 
-@dataclass(slots=True)
-class FamilyRules:
-    """The rules of one series family, with the bounds that let most samples skip them all:
-    a value at or below every `>` threshold and at or above every `<` one crosses nothing."""
-
-    rules: list[Rule]
-    above: float = float("inf")  # lowest threshold of the > and >= rules
-    below: float = float("-inf")  # highest threshold of the < and <= rules
-
-    def add(self, rule: Rule) -> None:
-        self.rules.append(rule)
+def _bounds(rules: Iterable[Rule]) -> tuple[float, float]:
+    """The bounds that let most samples skip these rules: a value under every `>` threshold
+    and over every `<` one crosses nothing."""
+    above, below = float("inf"), float("-inf")
+    for rule in rules:
         levels = [v for v in (rule.warning, rule.critical) if v is not None]
+        if not levels:
+            continue
         if rule.comparison in (">", ">="):
-            self.above = min(self.above, *levels)
+            above = min(above, *levels)
         else:
-            self.below = max(self.below, *levels)
-
-    def may_cross(self, value: float) -> bool:
-        return value >= self.above or value <= self.below
+            below = max(below, *levels)
+    return above, below
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A host's report layout (its series keys in order, which repeat from one report to the
-    next) mapped to rule groups and bounds, so that evaluation is one comparison per sample."""
+    next) mapped to rule groups and bounds, so that a report crossing nothing costs a max() or
+    min() per run of positions."""
 
     version: int
     keys: tuple[str, ...]
-    groups: tuple[tuple[FamilyRules, ...], ...]
-    above: tuple[float, ...]
-    below: tuple[float, ...]
+    rules: tuple[tuple[Rule, ...], ...]  # per position: the rules of its series
     position: dict[str, int]  # series key -> its index in the report
+    # Consecutive positions sharing a finite bound, as (start, stop, bound): a report crosses
+    # nothing when max() of each `above` run stays under its bound and min() of each `below`
+    # run over it; families sit together in a report, so a layout has a handful of runs.
+    above_runs: tuple[tuple[int, int, float], ...]
+    below_runs: tuple[tuple[int, int, float], ...]
+
+    def crossing(self, values: Sequence[float]) -> list[int]:
+        """Positions whose value is past a bound of their rules, ascending."""
+        hits: list[int] = []
+        for start, stop, bound in self.above_runs:
+            part = values[start:stop]
+            if max(part) >= bound:
+                hits.extend(i for i, v in enumerate(part, start) if v >= bound)
+        low = len(hits)
+        for start, stop, bound in self.below_runs:
+            part = values[start:stop]
+            if min(part) <= bound:
+                hits.extend(i for i, v in enumerate(part, start) if v <= bound)
+        if low and len(hits) > low:  # both kinds: sort, a position may have both
+            hits = sorted(set(hits))
+        return hits
+
+
+def _runs(bounds: Sequence[float]) -> tuple[tuple[int, int, float], ...]:
+    runs: list[tuple[int, int, float]] = []
+    for i, bound in enumerate(bounds):
+        if math.isinf(bound):
+            continue
+        if runs and runs[-1][1] == i and runs[-1][2] == bound:
+            runs[-1] = (runs[-1][0], i + 1, bound)
+        else:
+            runs.append((i, i + 1, bound))
+    return tuple(runs)
 
 
 class Evaluator:
@@ -132,8 +166,8 @@ class Evaluator:
         self.db = db
         self.on_queued = on_queued
         self.rules: dict[str, Rule] = {}
-        self._by_family: dict[str, FamilyRules] = {}  # fleet-wide and group rules
-        self._by_host: dict[str, dict[str, FamilyRules]] = {}  # host -> family -> its rules
+        self._by_family: dict[str, list[Rule]] = {}  # fleet-wide and group rules
+        self._by_host: dict[str, dict[str, list[Rule]]] = {}  # host -> family -> its rules
         self._stale: set[Key] = set()  # active alerts of rules since disabled or deleted
         self.active: dict[Key, AlertRow] = {}
         # agent -> series -> how many of its alerts are active: those bypass the fast path.
@@ -161,16 +195,17 @@ class Evaluator:
         async with self.db.read() as conn:
             rules = await store.list_rules(conn)
         self.rules = {r.id: r for r in rules}
-        by_family: dict[str, FamilyRules] = {}
-        by_host: dict[str, dict[str, FamilyRules]] = {}
+        by_family: dict[str, list[Rule]] = {}
+        by_host: dict[str, dict[str, list[Rule]]] = {}
         for rule in rules:
             if not rule.enabled:
                 continue
-            if rule.scope == "host" and rule.scope_value:
-                mine = by_host.setdefault(rule.scope_value, {})
-                mine.setdefault(rule.family, FamilyRules([])).add(rule)
+            if rule.scope == "host":
+                if rule.scope_value:  # a host rule without its host applies nowhere
+                    mine = by_host.setdefault(rule.scope_value, {})
+                    mine.setdefault(rule.family, []).append(rule)
             else:
-                by_family.setdefault(rule.family, FamilyRules([])).add(rule)
+                by_family.setdefault(rule.family, []).append(rule)
         self._by_family, self._by_host = by_family, by_host
         self._version += 1
         self._shared_plans = {}
@@ -182,14 +217,23 @@ class Evaluator:
         agent_id: str,
         snapshot: dict[str, Any],
         *,
+        stored: Accepted | None = None,
         groups: frozenset[str] = frozenset(),
         extra: tuple[tuple[str, float], ...] = (),
     ) -> None:
-        """A host's report: its stored series, its states (units, containers) and `extra`.
+        """A host's report: its stored series (`stored`, the row the time-series store took
+        from it, else read from the snapshot), its states (units, containers) and `extra`.
         A failure is logged, never raised: alerting must not stop collection or ingest."""
-        values = chain(series.from_snapshot(snapshot), states.from_snapshot(snapshot), extra)
         try:
-            await self.observe(agent_id, values, groups=groups)
+            if stored is None:
+                stored_keys, stored_values = _split(list(series.from_snapshot(snapshot)))
+            else:
+                stored_keys, stored_values = stored.keys, stored.values
+            more = [*states.from_snapshot(snapshot), *extra]
+            if more:
+                more_keys, more_values = _split(more)
+                stored_keys, stored_values = stored_keys + more_keys, stored_values + more_values
+            await self.observe_row(agent_id, stored_keys, stored_values, groups=groups)
         except Exception:
             log.exception("alert evaluation failed for %s", agent_id)
 
@@ -201,39 +245,43 @@ class Evaluator:
         groups: frozenset[str] = frozenset(),
         now: datetime | None = None,
     ) -> list[Change]:
+        keys, values = _split(samples if isinstance(samples, list | tuple) else list(samples))
+        return await self.observe_row(agent_id, keys, values, groups=groups, now=now)
+
+    async def observe_row(
+        self,
+        agent_id: str,
+        keys: tuple[str, ...],
+        values: tuple[float, ...],
+        *,
+        groups: frozenset[str] = frozenset(),
+        now: datetime | None = None,
+    ) -> list[Change]:
+        """One report as parallel keys and values. Cheapest when `keys` is the same tuple as
+        last time (the store hands out one per host layout)."""
         changes: list[Change] = []
-        pairs = samples if isinstance(samples, list | tuple) else list(samples)
-        if not pairs:
+        if not keys:
             return changes
-        keys, values = zip(*pairs, strict=True)
         plan = self._plans.get(agent_id)
         if plan is None or plan.version != self._version or plan.keys != keys:
             plan = self._plan(agent_id, keys)
         watched = self._watched.get(agent_id)
-        # Most reports cross nothing: two C-level passes over the row say so; only then is
-        # each sample compared against its family's bounds.
-        if any(map(operator.ge, values, plan.above)) or any(map(operator.le, values, plan.below)):
-            hits = [
-                i
-                for i, (v, lo, hi) in enumerate(zip(values, plan.above, plan.below, strict=True))
-                if v >= lo or v <= hi
-            ]
-        elif not watched and not self._stale:
+        # Most reports cross nothing: a max() or min() per run of positions says so.
+        hits = plan.crossing(values)
+        if not hits and not watched and not self._stale:
             return changes  # the common case: nothing crossed, nothing to follow
-        else:
-            hits = []
         now = now or utcnow()
         if watched:  # series with an active alert are followed whatever their value
             position = plan.position
             hits = sorted(set(hits).union(position[k] for k in watched if k in position))
         for i in hits:
             series_key, value = keys[i], values[i]
-            for group in plan.groups[i]:
-                for rule in group.rules:
-                    if rule.applies_to(agent_id, series_key, groups):
-                        change = self._step(rule, (rule.id, agent_id, series_key), value, now)
-                        if change is not None:
-                            changes.append(change)
+            for rule in plan.rules[i]:
+                if rule.scope == "group" and rule.scope_value not in groups:
+                    continue
+                change = self._step(rule, (rule.id, agent_id, series_key), value, now)
+                if change is not None:
+                    changes.append(change)
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
         for key in [k for k in self._stale if k[1] == agent_id] if self._stale else ():
             self._stale.discard(key)
@@ -291,7 +339,7 @@ class Evaluator:
         return None
 
     def _plan(self, agent_id: str, keys: tuple[str, ...]) -> Plan:
-        """Per position of this host's report: the rule groups that apply and their bounds.
+        """Per position of this host's report: the rules that apply and their bounds.
         Hosts without rules of their own and with the same layout share one plan."""
         host = self._by_host.get(agent_id)
         if host is None:
@@ -305,16 +353,22 @@ class Evaluator:
         self._plans[agent_id] = plan
         return plan
 
-    def _build_plan(self, keys: tuple[str, ...], host: dict[str, FamilyRules]) -> Plan:
-        groups, above, below = [], [], []
+    def _build_plan(self, keys: tuple[str, ...], host: dict[str, list[Rule]]) -> Plan:
+        per_position, above, below = [], [], []
+        none: list[Rule] = []
         for series_key in keys:
-            name = series_key.split("[", 1)[0]
-            found = tuple(g for g in (self._by_family.get(name), host.get(name)) if g is not None)
-            groups.append(found)
-            above.append(min((g.above for g in found), default=float("inf")))
-            below.append(max((g.below for g in found), default=float("-inf")))
+            name = family(series_key)
+            mine = tuple(
+                rule
+                for rule in chain(self._by_family.get(name, none), host.get(name, none))
+                if rule.metric == series_key or rule.metric == name
+            )
+            per_position.append(mine)
+            lo, hi = _bounds(mine)
+            above.append(lo)
+            below.append(hi)
         position = {k: i for i, k in enumerate(keys)}
-        return Plan(self._version, keys, tuple(groups), tuple(above), tuple(below), position)
+        return Plan(self._version, keys, tuple(per_position), position, _runs(above), _runs(below))
 
     def _watch(self, key: Key, delta: int) -> None:
         series = self._watched.setdefault(key[1], {})

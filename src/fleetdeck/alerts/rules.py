@@ -47,17 +47,6 @@ class Rule:
     def family(self) -> str:
         return family(self.metric)
 
-    def applies_to(self, agent_id: str, series_key: str, groups: frozenset[str]) -> bool:
-        if not self.enabled:
-            return False
-        if self.metric != series_key and self.metric != family(series_key):
-            return False
-        if self.scope == "host":
-            return agent_id == self.scope_value
-        if self.scope == "group":
-            return self.scope_value in groups
-        return True
-
     def threshold(self, level: str) -> float:
         value = self.critical if level == "critical" else self.warning
         assert value is not None

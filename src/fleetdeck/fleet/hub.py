@@ -275,8 +275,9 @@ class Hub:
         # Buffered while the agent was offline: history only, not live streams or alerts.
         buffered = now_ms - ts > MISSED_INTERVALS * state.interval * 1000
         state.last_ts = ts
+        stored = None
         if self.tsdb is not None:
-            await self.tsdb.ingest_snapshot(agent_id, ts, snapshot)
+            stored = await self.tsdb.ingest_snapshot(agent_id, ts, snapshot)
         self.reports += 1
         if not buffered:
             (self.first_lags if first else self.lags).append(time.time() * 1000 - ts)
@@ -296,8 +297,9 @@ class Hub:
             self.bus.publish(FLEET_TOPIC, summary_frame(agent_id, snapshot))
         if self.evaluator is not None:
             await self.evaluator.observe_snapshot(
-                agent_id, snapshot, groups=self.groups.of(agent_id), extra=((ONLINE_KEY, 1.0),)
-            )
+                agent_id, snapshot, stored=stored, groups=self.groups.of(agent_id),
+                extra=((ONLINE_KEY, 1.0),),
+            )  # fmt: skip
         return True
 
     # -- the watcher ---------------------------------------------------------------------

@@ -67,11 +67,14 @@ class LocalMonitor:
         self.bus.publish(METRICS_TOPIC, self.latest_frame)
         if self.bus.subscriber_count(FLEET_TOPIC):
             self.bus.publish(FLEET_TOPIC, summary_frame(LOCAL_AGENT_ID, snap))
+        stored = None
         if self.tsdb is not None:
-            await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
+            stored = await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
         if self.evaluator is not None:
             member_of = self.groups.of(LOCAL_AGENT_ID) if self.groups else frozenset()
-            await self.evaluator.observe_snapshot(LOCAL_AGENT_ID, snap, groups=member_of)
+            await self.evaluator.observe_snapshot(
+                LOCAL_AGENT_ID, snap, stored=stored, groups=member_of
+            )
 
     async def run(self) -> None:
         next_at = time.monotonic()

@@ -13,7 +13,7 @@ import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import accumulate
 
 SCALE = 100
@@ -24,8 +24,11 @@ if sys.byteorder != "little":  # pragma: no cover - every Linux platform we targ
     raise ImportError("fleetdeck's time-series codec assumes a little-endian machine")
 
 
-def to_fixed(value: float) -> int:
-    return round(value * SCALE)
+def to_fixed(values: Iterable[float]) -> array[int]:
+    """Fixed-point values in an int64 array: the head keeps millions of them, and arrays are
+    not containers the garbage collector walks (lists of ints are: the collector's full passes
+    over the head cost a fifth of the ingest's CPU)."""
+    return array("q", [round(v * SCALE) for v in values])
 
 
 def from_fixed(value: int) -> float:

@@ -52,6 +52,14 @@ Point = tuple[float, float, float]  # avg, min, max
 Row = tuple[int, Sequence[Point | None]]  # bucket or sample time, one point per series
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What `ingest` took from one report, in the host's stored order."""
+
+    keys: tuple[str, ...]
+    values: tuple[float, ...]
+
+
 @dataclass
 class QueryResult:
     resolution: str
@@ -182,6 +190,7 @@ class TimeSeriesStore:
         self._schemas: dict[int, list[int]] = {}
         self._schema_ids: dict[tuple[str, tuple[int, ...]], int] = {}
         self._schema_hosts: dict[int, str] = {}
+        self._layouts: dict[str, tuple[tuple[str, ...], int]] = {}  # host -> last keys, schema
         self._head = Head()
         self._unsaved: list[Head] = []  # rotated out of the WAL, not yet committed as chunks
         self._unsaved_segment: int | None = None
@@ -324,22 +333,37 @@ class TimeSeriesStore:
             made = list(zip(todo, await repo.add_schemas(conn, todo), strict=True))
         return added, made
 
-    async def ingest(self, host: str, ts: int, samples: Iterable[tuple[str, float]]) -> int:
-        """Accept one tick of a host: (series key, value) pairs at `ts` (Unix ms)."""
-        values_by_key: dict[str, float] = {}
-        for key, value in samples:
-            values_by_key.setdefault(key, value)  # a repeated key keeps its first value
-        if not values_by_key:
-            return 0
-        keys = list(values_by_key)
-        schema_id = await self._schema(host, tuple(keys))
-        values = [codec.to_fixed(values_by_key[k]) for k in keys]
-        self._head.add(schema_id, host, ts, values)
-        self._pending.append((schema_id, ts, values))
-        self.samples_ingested += len(values)
-        return len(values)
+    async def ingest(
+        self, host: str, ts: int, samples: Iterable[tuple[str, float]]
+    ) -> Accepted | None:
+        """Accept one tick of a host: (series key, value) pairs at `ts` (Unix ms). Returns the
+        keys and values taken (a repeated key keeps its first value), None when empty: the
+        alert evaluator reads the same row, and the keys tuple stays the same object for as
+        long as the host's layout does."""
+        pairs = samples if isinstance(samples, list | tuple) else list(samples)
+        if not pairs:
+            return None
+        keys, values = zip(*pairs, strict=True)
+        layout = self._layouts.get(host)
+        if layout is not None and layout[0] == keys:  # the usual case: the last layout again
+            keys, schema_id = layout
+        else:
+            if len(set(keys)) != len(keys):
+                first: dict[str, float] = {}
+                for key, value in pairs:
+                    first.setdefault(key, value)
+                keys, values = tuple(first), tuple(first.values())
+            schema_id = await self._schema(host, keys)
+            self._layouts[host] = (keys, schema_id)
+        fixed = codec.to_fixed(values)
+        self._head.add(schema_id, host, ts, fixed)
+        self._pending.append((schema_id, ts, fixed))
+        self.samples_ingested += len(fixed)
+        return Accepted(keys, values)
 
-    async def ingest_snapshot(self, host: str, ts: int, snapshot: dict[str, Any]) -> int:
+    async def ingest_snapshot(
+        self, host: str, ts: int, snapshot: dict[str, Any]
+    ) -> Accepted | None:
         return await self.ingest(host, ts, series.from_snapshot(snapshot))
 
     async def flush(self) -> None:

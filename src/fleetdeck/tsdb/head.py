@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 class Buffer:
     host: str
     timestamps: list[int] = field(default_factory=list)
-    rows: list[list[int]] = field(default_factory=list)
+    rows: list[Sequence[int]] = field(default_factory=list)  # int64 arrays from ingest
     ordered: bool = True
 
-    def add(self, ts: int, values: list[int]) -> None:
+    def add(self, ts: int, values: Sequence[int]) -> None:
         if self.timestamps and ts <= self.timestamps[-1]:
             self.ordered = False
         self.timestamps.append(ts)
@@ -35,7 +35,7 @@ class Head:
         self.buffers: dict[int, Buffer] = {}
         self.samples = 0
 
-    def add(self, schema_id: int, host: str, ts: int, values: list[int]) -> None:
+    def add(self, schema_id: int, host: str, ts: int, values: Sequence[int]) -> None:
         buffer = self.buffers.get(schema_id)
         if buffer is None:
             buffer = self.buffers[schema_id] = Buffer(host)

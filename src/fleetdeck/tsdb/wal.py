@@ -21,7 +21,7 @@ from fleetdeck.tsdb.codec import pack_ints, unpack_ints
 log = logging.getLogger(__name__)
 
 _RECORD = struct.Struct("<II")
-Sample = tuple[int, int, list[int]]  # schema id, timestamp ms, fixed-point values
+Sample = tuple[int, int, Sequence[int]]  # schema id, timestamp ms, fixed-point values
 
 
 def segment_path(directory: Path, number: int) -> Path:
@@ -36,7 +36,7 @@ class DeltaState:
     """What a segment's previous record held per schema, on both the writing and reading side."""
 
     def __init__(self) -> None:
-        self.previous: dict[int, tuple[int, list[int]]] = {}
+        self.previous: dict[int, tuple[int, Sequence[int]]] = {}
 
     def encode(self, batch: Sequence[Sample]) -> list[int]:
         numbers = [len(batch)]
