@@ -36,11 +36,12 @@ def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "") 
 
 
 class Agent:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *args: str) -> None:
         self.log_path = state_dir.parent / f"{state_dir.name}.log"
         self.log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fleetdeck", "agent", "run", "--state-dir", str(state_dir)],
+            [sys.executable, "-m", "fleetdeck", "agent", "run", "--state-dir", str(state_dir),
+             *args],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -119,7 +120,9 @@ def test_an_agent_lives_through_its_whole_life(tmp_path: Path, fleet: dict[str, 
     assert current.status_code == 200 and "cpu" in current.json()
     signal_remote = client.post("/api/v1/processes/1/signal", params={"agent_id": agent_id},
                                 json={"signal": "TERM"})  # fmt: skip
-    assert signal_remote.status_code == 409
+    assert signal_remote.status_code == 409  # this agent runs without --allow-commands
+    assert signal_remote.json()["code"] == "COMMANDS_DISABLED"
+    assert "--allow-commands" in signal_remote.json()["error"]
 
     beat = client.post(f"/api/v1/agents/{agent_id}/heartbeat").json()
     assert beat["reachable"] is True and beat["latency_ms"] < 1000
@@ -153,10 +156,34 @@ def test_an_agent_lives_through_its_whole_life(tmp_path: Path, fleet: dict[str, 
     firing = client.get("/api/v1/alerts").json()["alerts"]
     assert any(a["agent_id"] == agent_id and a["rule_id"] == "host-down" for a in firing), firing
 
-    # Back again; then revoked: the socket closes and the agent stops with status 3.
-    agent = Agent(state_dir)
+    # Back again, now allowing commands on its side: the server may act on its processes once
+    # an administrator enables them too.
+    agent = Agent(state_dir, "--allow-commands")
     fleet["agents"].append(agent)
     eventually(lambda: client.get(f"/api/v1/agents/{agent_id}").json()["status"] == "online")
+    victim = subprocess.Popen(["sleep", "300"])
+    try:
+        url, on_agent = f"/api/v1/processes/{victim.pid}", {"agent_id": agent_id}
+        assert client.get(url, params=on_agent).json()["code"] == "COMMANDS_DISABLED"
+        enable = client.patch(f"/api/v1/agents/{agent_id}/config", json={"commandsEnabled": True})
+        assert enable.status_code == 200 and enable.json()["commandsEnabled"] is True
+        details = eventually(lambda: client.get(url, params=on_agent), what="commands enabled")
+        assert details.status_code == 200 and details.json()["name"] == "sleep", details.text
+        protected = client.post("/api/v1/processes/1/signal", params=on_agent, json={"signal": 15})
+        assert protected.status_code == 403 and protected.json()["code"] == "PROCESS_PROTECTED"
+        sent = client.post(f"{url}/signal", params=on_agent, json={"signal": "TERM"})
+        assert sent.status_code == 200, sent.text
+        assert sent.json() == {"pid": victim.pid, "signal": 15, "name": "sleep", "sent": True}
+        assert victim.wait(timeout=10) == -signal.SIGTERM
+        gone = client.get(url, params=on_agent)
+        assert gone.status_code == 404 and gone.json()["code"] == "PROCESS_NOT_FOUND"
+        audit = client.get("/api/v1/audit", params={"action": "process.signal"}).json()
+        assert f"process:{agent_id}:{victim.pid}" in {e["resource"] for e in audit["events"]}
+    finally:
+        victim.kill()
+        victim.wait()
+
+    # Revoked: the socket closes and the agent stops with status 3.
     assert client.post(f"/api/v1/agents/{agent_id}/revoke").status_code == 200
     assert agent.proc.wait(timeout=5) == 3, agent.output()
     assert "refused this agent: revoked" in agent.output()

@@ -331,9 +331,11 @@ def test_add_a_host_approve_it_watch_it_and_revoke_it(
     agent_id = json.loads((state / "agent.json").read_text())["agent_id"]
     log = (tmp_path / "agent.log").open("w")
     agent = subprocess.Popen(
-        [sys.executable, "-m", "fleetdeck", "agent", "run", "--state-dir", str(state)],
+        [sys.executable, "-m", "fleetdeck", "agent", "run", "--state-dir", str(state),
+         "--allow-commands"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    victim = subprocess.Popen(["sleep", "600"])
     try:
         page.reload()
         pending = page.locator(f"#pending tr[data-agent='{agent_id}']")
@@ -345,12 +347,28 @@ def test_add_a_host_approve_it_watch_it_and_revoke_it(
         card = page.locator(f".host-card[data-agent='{agent_id}']")
         expect(card.locator("[data-field=cpu]")).to_have_text(re.compile(r"^\d+\.\d %$"))
         expect(card.locator("[data-field=status]")).to_have_text("online")
+        # Commands on (the agent allows them on its side): signal a process on that host.
         page.click("a[href='/agents']")
         page.on("dialog", lambda dialog: dialog.accept())
+        switch = page.locator(f"#fleet tr[data-agent='{agent_id}'] [data-commands]")
+        with page.expect_response(re.compile(rf"/api/v1/agents/{agent_id}/config$")):
+            switch.check()
+        page.goto(f"{server.url}/hosts/{agent_id}")
+        page.fill("#pid-lookup input[name=pid]", str(victim.pid))
+        page.click("#pid-lookup button[type=submit]")
+        expect(page.locator("#pid-result")).to_contain_text("sleep")
+        page.click("#pid-result button")
+        page.click("#signal-dialog [data-action=send]")
+        expect(page.locator("#pid-result")).to_contain_text(f"Sent signal 15 to {victim.pid}")
+        assert victim.wait(timeout=10) == -15
+        page.click("a[href='/agents']")
+        expect(switch).to_be_checked()
         page.locator(f"#fleet tr[data-agent='{agent_id}'] [data-revoke]").click()
         expect(page.locator(f"#fleet tr[data-agent='{agent_id}']")).to_contain_text("revoked")
         assert agent.wait(timeout=10) == 3
     finally:
+        victim.kill()
+        victim.wait()
         if agent.poll() is None:
             agent.kill()
         log.close()

@@ -13,6 +13,10 @@ One WebSocket per agent, JSON text frames, each `{"v": 1, "type": …}`:
   server → agent   ping {id} / agent → server pong {id}
   server → agent   rotate {id} / agent → server rotate {id, public_key, signature}
   server → agent   rotated {id}             the new key is trusted; the agent switches to it
+  server → agent   process {id, action, pid, signal}    `details` of a process or a `signal` to it
+  agent  → server  process {id, result} or {id, error: {code, message}}
+                   only when the agent runs with --allow-commands *and* its remote config has
+                   commandsEnabled; otherwise error COMMANDS_DISABLED
 
 Close codes: 4401 identity refused (revoked, rejected, bad signature), 4404 unknown agent,
 4408 no hello in time, 4400 protocol violation.

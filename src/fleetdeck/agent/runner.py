@@ -20,7 +20,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from fleetdeck.agent import identity, protocol
+from fleetdeck.agent import commands, identity, protocol
 from fleetdeck.agent.enroll import facts
 from fleetdeck.agent.enroll import ssl_context as pinned_context
 from fleetdeck.collect.host import HostCollector, default_collectors
@@ -95,6 +95,7 @@ class Runner:
         self.live_interval: float | None = None  # set while someone watches this host live
         self._fresh = asyncio.Event()
         self._interval_changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.connected = False
 
     # -- collecting ----------------------------------------------------------------------
@@ -197,10 +198,36 @@ class Runner:
         elif kind == "rotated":
             self.identity = identity.promote_next(self.state_dir)
             log.warning("identity rotated: now %s", self.identity.fingerprint)
+        elif kind == "process":
+            # In a task: a slow /proc read must not hold up acks and config.
+            task = asyncio.create_task(self._process_action(ws, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif kind == "error":
             log.warning("the server says: %s", message.get("message"))
         else:
             log.warning("ignoring unknown message %r", kind)
+
+    async def _process_action(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+        request_id = message.get("id")
+        try:
+            result = await self.process_action(message)
+            reply = protocol.encode("process", id=request_id, result=result)
+        except commands.Refusal as refusal:
+            log.warning("process %s refused: %s", message.get("action"), refusal.message)
+            error = {"code": refusal.code, "message": refusal.message}
+            reply = protocol.encode("process", id=request_id, error=error)
+        await ws.send(reply)
+
+    async def process_action(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Run a `process` request when both this host (`--allow-commands`) and the server's
+        config for it (`commandsEnabled`) allow commands; raises commands.Refusal."""
+        if not (self.allow_commands and self.config.get("commandsEnabled")):
+            where = "" if self.allow_commands else " (the agent runs without --allow-commands)"
+            raise commands.Refusal(
+                "COMMANDS_DISABLED", f"commands are disabled on this host{where}"
+            )
+        return await asyncio.to_thread(commands.process_action, message)
 
     async def session(self) -> None:
         url = websocket_url(self.server)

@@ -172,7 +172,7 @@ async def _handle(hub: Hub, link: Link, raw: str | bytes) -> None:
             log.warning("agent %s sent a report that cannot be read: %r", link.agent_id, exc)
             await link.send(protocol.encode("error", message=f"report {seq} dropped: {exc!r}"))
         await link.send(protocol.encode("ack", seq=seq))
-    elif kind in ("pong", "rotate"):
+    elif kind in ("pong", "rotate", "process"):
         hub.answer(link, message)
     else:
         log.warning("agent %s sent an unknown message type %r", link.agent_id, kind)

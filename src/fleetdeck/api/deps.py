@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.auth.service import AuthConfig, Principal, authenticate
 from fleetdeck.config import Settings
-from fleetdeck.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from fleetdeck.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.hub import Hub
 from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
@@ -59,16 +59,13 @@ def get_hub(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 
-def local_only(agent_id: str | None, hub: Hub) -> None:
-    """Process details and signals act on the server's own host; agents do not take remote
-    commands yet (docs/agents.md)."""
+def target_host(agent_id: str | None, hub: Hub) -> str:
+    """The host a process route acts on: the server's own (no agent_id, or `local`) or a
+    connected agent's; an unknown agent is a 404."""
     if agent_id in (None, LOCAL_AGENT_ID):
-        return
+        return LOCAL_AGENT_ID
     if agent_id in hub.states:
-        raise Conflict(
-            f"process actions reach only the server's own host; {agent_id} is a remote agent",
-            code="REMOTE_COMMANDS_UNAVAILABLE",
-        )
+        return agent_id
     raise NotFound(f"no agent {agent_id!r}", code="AGENT_NOT_FOUND")
 
 

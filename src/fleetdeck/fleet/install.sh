@@ -11,6 +11,8 @@
 #   --state-dir DIR       the agent's key and state (default /var/lib/fleetdeck-agent as root)
 #   --name NAME           display name on the server (default: hostname)
 #   --pip-args "ARGS"     extra arguments for pip (e.g. "--index-url https://mirror/simple")
+#   --allow-commands      let the server signal processes here once an administrator also
+#                         enables commands for this agent (commandsEnabled); off by default
 #   --no-service          do not write and start a systemd unit
 set -eu
 
@@ -22,6 +24,7 @@ PREFIX=""
 STATE=""
 NAME=""
 PIP_ARGS=""
+COMMANDS=""
 SERVICE=1
 
 die() { echo "fleetdeck install: $*" >&2; exit 1; }
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
     --state-dir) STATE="${2:-}"; shift 2 ;;
     --name) NAME="${2:-}"; shift 2 ;;
     --pip-args) PIP_ARGS="${2:-}"; shift 2 ;;
+    --allow-commands) COMMANDS=" --allow-commands"; shift ;;
     --no-service) SERVICE=0; shift ;;
     *) die "unknown option $1 (see the comment at the top of this script)" ;;
   esac
@@ -87,7 +91,7 @@ set -- agent enroll --server "$SERVER" --token "$TOKEN"
 [ -n "$NAME" ] && set -- "$@" --name "$NAME"
 "$PREFIX/bin/fleetdeck" "$@" || die "enrolment failed"
 
-RUN="$PREFIX/bin/fleetdeck agent run${STATE:+ --state-dir $STATE}"
+RUN="$PREFIX/bin/fleetdeck agent run${STATE:+ --state-dir $STATE}$COMMANDS"
 if [ "$SERVICE" = 1 ] && [ "$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then
   cat > /etc/systemd/system/fleetdeck-agent.service <<UNIT
 [Unit]

@@ -20,6 +20,7 @@ from fleetdeck.api.deps import SESSION_COOKIE, known_agent
 from fleetdeck.auth.permissions import PERMISSIONS
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
+from fleetdeck.collect.host import SECTIONS
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
 from fleetdeck.notify.templates import TEMPLATES
 from fleetdeck.store import agents, api_tokens, audit, roles, users
@@ -261,6 +262,8 @@ async def agents_page(request: Request) -> Response:
             "groups": ", ".join(sorted(index.of(r.id))),
             "last_seen": rfc3339(hub.shown_last_seen(r)) or "never",
             "interval": r.config.get("interval", 5.0),
+            "commands": bool(r.config.get("commandsEnabled")),
+            "collectors": ", ".join(r.config.get("collectors") or []),
         }
         for r in rows
     ]
@@ -271,4 +274,5 @@ async def agents_page(request: Request) -> Response:
         pending=[a for a in listed if a["status"] == "pending"],
         fleet=[a for a in listed if a["status"] != "pending"],
         rules=rules,
+        sections=", ".join(SECTIONS),
     )

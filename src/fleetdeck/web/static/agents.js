@@ -41,6 +41,18 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!seconds) return;
       try { await fd.api("PATCH", `/api/v1/agents/${id}/config`, { interval: Number(seconds) }); reload(); } catch (e) { alert(e.message); }
     });
+    row.querySelector("[data-collectors-edit]")?.addEventListener("click", async () => {
+      const sections = document.getElementById("fleet").dataset.sections;
+      const given = prompt(`Collectors of ${id}, comma separated (${sections}); empty for all:`, row.dataset.collectors);
+      if (given === null) return;
+      const collectors = given.split(",").map((c) => c.trim()).filter(Boolean);
+      try { await fd.api("PATCH", `/api/v1/agents/${id}/config`, { collectors }); reload(); } catch (e) { alert(e.message); }
+    });
+    row.querySelector("[data-commands]")?.addEventListener("change", async (event) => {
+      const on = event.target.checked;
+      if (on && !confirm(`Let fleetdeck signal processes on ${id}? The agent must also run with --allow-commands.`)) { event.target.checked = false; return; }
+      try { await fd.api("PATCH", `/api/v1/agents/${id}/config`, { commandsEnabled: on }); } catch (e) { event.target.checked = !on; alert(e.message); }
+    });
     row.querySelector("[data-heartbeat]")?.addEventListener("click", async (event) => {
       try {
         const beat = await fd.api("POST", `/api/v1/agents/${id}/heartbeat`);
