@@ -259,17 +259,19 @@ class Evaluator:
     ) -> list[Change]:
         """One report as parallel keys and values. Cheapest when `keys` is the same tuple as
         last time (the store hands out one per host layout)."""
-        changes: list[Change] = []
-        if not keys:
-            return changes
         plan = self._plans.get(agent_id)
-        if plan is None or plan.version != self._version or plan.keys != keys:
+        if (
+            plan is None
+            or plan.version != self._version
+            or (plan.keys is not keys and plan.keys != keys)
+        ):
             plan = self._plan(agent_id, keys)
         watched = self._watched.get(agent_id)
         # Most reports cross nothing: a max() or min() per run of positions says so.
         hits = plan.crossing(values)
         if not hits and not watched and not self._stale:
-            return changes  # the common case: nothing crossed, nothing to follow
+            return []  # the common case: nothing crossed, nothing to follow
+        changes: list[Change] = []
         now = now or utcnow()
         if watched:  # series with an active alert are followed whatever their value
             position = plan.position
