@@ -303,7 +303,9 @@ def test_notifications_page_adds_and_tests_a_webhook(page: Page, server: ServerP
         expect(row).to_contain_text("slack")
         row.get_by_role("button", name="Test").click()
         expect(page.locator("#webhook-result")).to_have_text("ops: delivered (HTTP 204)")
-        assert receiver.received[0].json()["text"].startswith("fleetdeck test notification")
+        # The earlier alerts test's rule may resolve onto this webhook too: find the test message.
+        texts = [r.json().get("text", "") for r in receiver.received]
+        assert any(t.startswith("fleetdeck test notification") for t in texts), texts
     finally:
         receiver.stop()
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 
+from fleetdeck.agent import commands
 from fleetdeck.api.deps import DatabaseDep, HubDep, client_ip, require_on_host, target_host
 from fleetdeck.auth.service import Principal
 from fleetdeck.collect import process_control
@@ -58,16 +59,23 @@ class SignalResult(BaseModel):
     sent: bool
 
 
-async def on_agent(hub: Hub, agent_id: str, **request: object) -> dict[str, object]:
-    """A process action run by a connected agent; its refusal raised as our error."""
-    reply, _ = await hub.request(agent_id, "process", REMOTE_TIMEOUT, **request)
-    error = reply.get("error")
-    if isinstance(error, dict):
-        code = str(error.get("code") or "AGENT_ERROR")
-        raise REFUSALS.get(code, Conflict)(f"{agent_id}: {error.get('message')}", code=code)
+async def act(hub: Hub, host: str, **request: object) -> dict[str, object]:
+    """A process action on the server's own host or, over its link, on a connected agent's:
+    the same code (agent/commands.py) and the same errors either way."""
+    if host == LOCAL_AGENT_ID:
+        try:
+            return await asyncio.to_thread(commands.process_action, request)
+        except commands.Refusal as refusal:
+            error = REFUSALS.get(refusal.code, Conflict)
+            raise error(refusal.message, code=refusal.code) from refusal
+    reply, _ = await hub.request(host, "process", REMOTE_TIMEOUT, **request)
+    refused = reply.get("error")
+    if isinstance(refused, dict):
+        code = str(refused.get("code") or "AGENT_ERROR")
+        raise REFUSALS.get(code, Conflict)(f"{host}: {refused.get('message')}", code=code)
     result = reply.get("result")
     if not isinstance(result, dict):
-        raise Conflict(f"{agent_id} answered without a result", code="AGENT_ERROR")
+        raise Conflict(f"{host} answered without a result", code="AGENT_ERROR")
     return result
 
 
@@ -79,15 +87,7 @@ async def get_process(
     agent_id: AgentQuery = None,
 ) -> ProcessDetails:
     host = target_host(agent_id, hub)
-    if host != LOCAL_AGENT_ID:
-        return ProcessDetails.model_validate(await on_agent(hub, host, action="details", pid=pid))
-    try:
-        info = await asyncio.to_thread(process_control.details, pid)
-    except process_control.ProcessGone as exc:
-        raise NotFound(f"no process {pid}", code="PROCESS_NOT_FOUND") from exc
-    except process_control.SignalDenied as exc:
-        raise Forbidden(str(exc), code="PROCESS_ACCESS_DENIED") from exc
-    return ProcessDetails.model_validate(info)
+    return ProcessDetails.model_validate(await act(hub, host, action="details", pid=pid))
 
 
 @router.post("/{pid}/signal", response_model=SignalResult)
@@ -105,22 +105,13 @@ async def signal_process(
         signum = process_control.parse_signal(body.signal)
     except ValueError as exc:
         raise Invalid(str(exc), code="INVALID_SIGNAL", details={"signal": body.signal}) from exc
-    error: Exception | None = None
+    error: FleetdeckError | None = None
     name = ""
     try:
-        if host != LOCAL_AGENT_ID:
-            sent = await on_agent(hub, host, action="signal", pid=pid, signal=signum)
-            name = str(sent.get("name") or "")
-        else:
-            name = await asyncio.to_thread(process_control.send, pid, signum)
+        sent = await act(hub, host, action="signal", pid=pid, signal=signum)
+        name = str(sent.get("name") or "")
     except FleetdeckError as exc:
         error = exc
-    except process_control.ProcessGone:
-        error = NotFound(f"no process {pid}", code="PROCESS_NOT_FOUND")
-    except process_control.SignalRefused as exc:
-        error = Forbidden(str(exc), code="PROCESS_PROTECTED")
-    except process_control.SignalDenied as exc:
-        error = Forbidden(str(exc), code="PROCESS_ACCESS_DENIED")
     async with db.write() as conn:
         await audit.record(
             conn,
