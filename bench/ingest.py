@@ -1,13 +1,13 @@
 """Ingest throughput and storage cost of the time-series store on SQLite.
 
-A simulated fleet of 1,000 hosts x 100 series, one tick every 5 s of simulated time for an
-hour by default (one roll-up period: shorter runs over-weight the per-block overhead of the
-coarse tiers), goes through the real path: series lookup, head, one WAL append + fsync per tick (the production
-flush), compaction into chunks and rollup blocks every 60 ticks (5 simulated minutes), and at
-the end the sealing that finished hours and days get. Only that path is timed; generating the
-values is not. Bytes written are the process's `write_bytes` from /proc/self/io (WAL file,
-SQLite WAL and checkpoints), with a final checkpoint included; registering the series (once per
-host's life) is measured before and reported apart.
+A simulated fleet of 1,000 hosts x 100 series, one tick every 5 s of simulated time for an hour
+by default (one roll-up period: shorter runs over-weight the per-block overhead of the coarse
+tiers), goes through the real path: series lookup, head, one WAL append + fsync per tick (the
+production flush), compaction into chunks and rollup blocks every 60 ticks (5 simulated
+minutes), and at the end the sealing that finished hours and days get. Only that path is timed;
+generating the values is not. Bytes written are the process's `write_bytes` from /proc/self/io
+(WAL file, SQLite WAL and checkpoints), with a final checkpoint included; registering the series
+(once per host's life) is measured before and reported apart.
 
 For comparison, bare `executemany` into the same SQLite settings: (a) the chunk rows the real
 path wrote, (b) one row per host per tick holding 100 float64s, (c) one row per sample.
