@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # rule id, agent id, series key
 PENDING_PREFIX = "pending:"
+PENDING = "pending"
 
 
 class Change(NamedTuple):
@@ -275,13 +276,15 @@ class Evaluator:
         now = now or utcnow()
         if watched:  # series with an active alert are followed whatever their value
             position = plan.position
-            hits = sorted(set(hits).union(position[k] for k in watched if k in position))
+            followed = [position[k] for k in watched if k in position]
+            hits = sorted(set(hits).union(followed)) if hits else sorted(followed)
+        step = self._step
         for i in hits:
             series_key, value = keys[i], values[i]
             for rule in plan.rules[i]:
                 if rule.scope == "group" and rule.scope_value not in groups:
                     continue
-                change = self._step(rule, (rule.id, agent_id, series_key), value, now)
+                change = step(rule, (rule.id, agent_id, series_key), value, now)
                 if change is not None:
                     changes.append(change)
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
@@ -290,10 +293,11 @@ class Evaluator:
             alert = self.active.get(key)
             if alert is not None:
                 changes.append(self._resolve(key, alert, now, silent=alert.state == "pending"))
-        if changes and any(
-            c.event is not None or "pending" not in (c.from_state, c.to_state) for c in changes
-        ):
-            await self._persist(changes, now)
+        # Pending alerts opening and closing quietly stay in memory: write only the rest.
+        for change in changes:
+            if change.event is not None or PENDING not in (change.from_state, change.to_state):
+                await self._persist(changes, now)
+                break
         return changes
 
     def _step(self, rule: Rule, key: Key, value: float, now: datetime) -> Change | None:
