@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.agents import Agent, enrol
 from tests.e2e.test_server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -33,26 +33,6 @@ def eventually(check: Callable[[], Any], timeout: float = 15.0, what: str = "") 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or check}")
         time.sleep(0.2)
-
-
-class Agent:
-    def __init__(self, state_dir: Path, *args: str) -> None:
-        self.log_path = state_dir.parent / f"{state_dir.name}.log"
-        self.log = self.log_path.open("a")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fleetdeck", "agent", "run", "--state-dir", str(state_dir),
-             *args],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.log.close()
 
 
 @pytest.fixture
@@ -77,13 +57,7 @@ def test_an_agent_lives_through_its_whole_life(tmp_path: Path, fleet: dict[str, 
     client.headers["Authorization"] = f"Bearer {login.json()['token']}"
     token = client.post("/api/v1/agents/enrollment-tokens", json={"name": "t"}).json()["token"]
     state_dir = tmp_path / "agent"
-    enrolled = subprocess.run(
-        [sys.executable, "-m", "fleetdeck", "agent", "enroll", "--server", server.url,
-         "--token", token, "--state-dir", str(state_dir)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert enrolled.returncode == 0, enrolled.stderr
-    agent_id = json.loads((state_dir / "agent.json").read_text())["agent_id"]
+    agent_id = enrol(server.url, token, state_dir)
 
     # It waits on its socket for approval, then reports at once.
     agent = Agent(state_dir)

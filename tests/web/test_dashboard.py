@@ -13,6 +13,7 @@ import httpx2
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.agents import Agent, enrol
 from tests.e2e.test_server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -313,9 +314,6 @@ def test_notifications_page_adds_and_tests_a_webhook(page: Page, server: ServerP
 def test_add_a_host_approve_it_watch_it_and_revoke_it(
     page: Page, server: ServerProcess, tmp_path: Path
 ) -> None:
-    import json
-    import sys
-
     log_in(page, server, "admin", ADMIN_PASSWORD)
     page.click("a[href='/agents']")
     page.fill("#enrol-form input[name=uses]", "1")
@@ -324,19 +322,8 @@ def test_add_a_host_approve_it_watch_it_and_revoke_it(
     expect(command).to_contain_text(f"{server.url}/install.sh | sh -s -- --token fde_")
     token = re.search(r"--token (\S+)", command.inner_text()).group(1)  # type: ignore[union-attr]
     state = tmp_path / "agent"
-    enrolled = subprocess.run(
-        [sys.executable, "-m", "fleetdeck", "agent", "enroll", "--server", server.url,
-         "--token", token, "--state-dir", str(state)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert enrolled.returncode == 0, enrolled.stderr
-    agent_id = json.loads((state / "agent.json").read_text())["agent_id"]
-    log = (tmp_path / "agent.log").open("w")
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "fleetdeck", "agent", "run", "--state-dir", str(state),
-         "--allow-commands"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    agent_id = enrol(server.url, token, state)
+    agent = Agent(state, "--allow-commands")
     victim = subprocess.Popen(["sleep", "600"])
     try:
         page.reload()
@@ -367,10 +354,8 @@ def test_add_a_host_approve_it_watch_it_and_revoke_it(
         expect(switch).to_be_checked()
         page.locator(f"#fleet tr[data-agent='{agent_id}'] [data-revoke]").click()
         expect(page.locator(f"#fleet tr[data-agent='{agent_id}']")).to_contain_text("revoked")
-        assert agent.wait(timeout=10) == 3
+        assert agent.proc.wait(timeout=10) == 3
     finally:
         victim.kill()
         victim.wait()
-        if agent.poll() is None:
-            agent.kill()
-        log.close()
+        agent.stop()
