@@ -3,6 +3,7 @@ restarts, and the notifications each transition queues."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,9 @@ from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.store import alerts as store
 from fleetdeck.store import notifications
+from fleetdeck.store.alerts import AlertRow
 from fleetdeck.store.engine import Database
+from fleetdeck.tsdb.codec import to_fixed
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
 T0 = datetime(2026, 11, 24, 12, 0, 0)
@@ -70,7 +73,9 @@ async def test_an_alert_walks_pending_firing_critical_warning_resolved(db: Datab
         return [f"{c.from_state}->{c.to_state}:{c.alert.level}" for c in changes]
 
     assert await at(0, 60) == []
-    assert await at(5, 75) == ["None->pending:warning"]
+    assert await at(5, 75) == []  # pending: in memory, nothing written
+    (pending,) = ev.pending_alerts()
+    assert (pending.state, pending.level, pending.series) == ("pending", "warning", "temp[cpu]")
     assert await at(20, 80) == []  # still inside `for`
     assert await at(40, 80) == ["pending->firing:warning"]
     assert await at(45, 95) == ["firing->firing:critical"]
@@ -101,7 +106,7 @@ async def test_a_blip_shorter_than_for_never_notifies(db: Database) -> None:
     await ev.observe("local", [("temp[cpu]", 75)], now=T0)
     await ev.observe("local", [("temp[cpu]", 50)], now=T0 + timedelta(seconds=10))
     assert await _queued(db) == []
-    assert ev.active == {}
+    assert ev.active == {} and ev.pending == {}
 
 
 async def test_firing_alerts_survive_a_restart(db: Database) -> None:
@@ -218,3 +223,59 @@ async def test_a_report_taken_by_the_store_is_evaluated_with_its_states(
     assert stored is not None and "temp[cpu]" in stored.keys
     await ev.observe_snapshot("local", snap, stored=stored)
     assert sorted(key[2] for key in ev.active) == ["service.active[cron.service]", "temp[cpu]"]
+
+
+async def test_the_fixed_point_row_finds_every_crossing_the_values_do(db: Database) -> None:
+    """The check over the store's int64 row (an addition and an AND for every position at once)
+    against each value compared on its own: the same transitions at the bounds, around zero,
+    below a negative bound and far out."""
+    rules = [
+        _rule(id="hot", metric="temp", warning=85.004, critical=90.0, for_seconds=600),
+        _rule(id="cold", metric="temp", comparison="<", warning=5.0, critical=None,
+              for_seconds=600),
+        _rule(id="neg", metric="rate", comparison=">=", warning=-5.0, critical=None,
+              for_seconds=600),
+        _rule(id="big", metric="bytes", warning=1e15, critical=None, for_seconds=600),
+    ]  # fmt: skip
+    one_by_one = await _evaluator(db, *rules)
+    laned = Evaluator(db)
+    await laned.load()
+    keys = ("temp[a]", "temp[b]", "rate", "other", "bytes", "temp[c]")
+    edges = [85.004, 85.005, 85.0049, 90.0, 89.999, -0.001, -1e12, 0.0, 5.0, 4.99, -5.0, -5.01,
+             1e15, 1e15 - 0.01, 9.2e16, -9.2e16]  # fmt: skip
+    rng = random.Random(7)
+    seen = 0
+    for i in range(600):
+        values = tuple(
+            rng.choice(edges) if rng.random() < 0.6 else rng.uniform(-99, 99) for _ in keys
+        )
+        now = T0 + timedelta(seconds=i)
+        expected = await one_by_one.observe_row("h", keys, values, now=now)
+        got = await laned.observe_row("h", keys, values, fixed=to_fixed(values), now=now)
+        assert [(c.alert.rule_id, c.alert.series, c.from_state, c.to_state, c.alert.level)
+                for c in got] == [
+            (c.alert.rule_id, c.alert.series, c.from_state, c.to_state, c.alert.level)
+            for c in expected
+        ]  # fmt: skip
+        assert laned.pending == one_by_one.pending
+        seen += len(laned.pending)
+    assert seen > 100
+    plan = laned._plans["h"]
+    assert plan.lanes == len(keys) and plan.lane_mask  # the row check was the one used
+
+
+async def test_a_pending_alert_stored_by_an_earlier_release_goes_on_in_memory(db: Database) -> None:
+    await _evaluator(db, _rule())
+    old = AlertRow("old-id", "temp", "local", "temp[cpu]", "warning", "pending", 75.0, 70.0, T0)
+    async with db.write() as conn:
+        await store.save_alert(conn, old)
+    ev = Evaluator(db)
+    await ev.load()
+    assert ev.pending == {("temp", "local", "temp[cpu]"): ("warning", T0, 75.0)}
+    async with db.read() as conn:
+        stored = await store.get(conn, "old-id")
+    assert stored is not None and stored.state == "resolved"  # not listed twice
+    changes = await ev.observe("local", [("temp[cpu]", 80.0)], now=T0 + timedelta(seconds=30))
+    assert [(c.from_state, c.to_state, c.alert.started_at) for c in changes] == [
+        ("pending", "firing", T0)
+    ]

@@ -2,9 +2,10 @@
 
 Per (rule, host, series) an alert goes pending when a level is crossed, firing once it held for
 the rule's `for`, changes level while firing, and resolves once the value is back past the
-threshold by the hysteresis. Pending alerts live in memory (noisy series cross and uncross all
-day; writing each would cost more than the ingest); from firing on, every transition is written
-with its notifications in one transaction, and firing alerts are reloaded at start.
+threshold by the hysteresis. Pending alerts live in memory as a small record each (noisy series
+cross and uncross all day; writing each, or even building a full alert for each, would cost more
+than the ingest); from firing on, every transition is written with its notifications in one
+transaction, and firing alerts are reloaded at start.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,17 +31,22 @@ from fleetdeck.store import notifications
 from fleetdeck.store.alerts import AlertRow
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb import series
+from fleetdeck.tsdb.codec import SCALE
 from fleetdeck.tsdb.engine import Accepted
 from fleetdeck.tsdb.series import family
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # rule id, agent id, series key
+Pending = tuple[str, datetime, float]  # level, since when, last value
 PENDING_PREFIX = "pending:"
-PENDING = "pending"
+_GUARD = 1 << 63  # the top bit of a 64-bit lane
 
 
 class Change(NamedTuple):
+    """A transition that is written: firing, a level change while firing, resolving (from
+    pending only when its rule went away). A pending alert opening or clearing is not one."""
+
     alert: AlertRow
     from_state: str | None
     to_state: str
@@ -120,32 +127,50 @@ def _bounds(rules: Iterable[Rule]) -> tuple[float, float]:
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A host's report layout (its series keys in order, which repeat from one report to the
-    next) mapped to rule groups and bounds, so that a report crossing nothing costs a max() or
-    min() per run of positions."""
+    next) mapped to rule groups and bounds, so that a report crossing nothing costs a few
+    big-integer operations over its stored row, or a max() or min() per run of positions."""
 
     version: int
     keys: tuple[str, ...]
     rules: tuple[tuple[Rule, ...], ...]  # per position: the rules of its series
     position: dict[str, int]  # series key -> its index in the report
-    # Consecutive positions sharing a finite bound, as (start, stop, bound): a report crosses
-    # nothing when max() of each `above` run stays under its bound and min() of each `below`
-    # run over it; families sit together in a report, so a layout has a handful of runs.
+    # The first `lanes` positions are the store's fixed-point int64 row (`Accepted.fixed`).
+    # Read as one little-endian integer, each position is a 64-bit lane; adding `lane_add`
+    # (2^63 - bound, per lane with an upper bound of 0 or more) sets a lane's top bit exactly
+    # when its value reaches the bound, and `lane_mask` keeps those bits: one addition and one
+    # AND at C speed check every lane. A negative lane carries one into the next lane up,
+    # which can only add a candidate, never hide one; candidates are then checked exactly.
+    lanes: int
+    lane_add: int
+    lane_mask: int
+    # Positions the lanes do not cover, in consecutive runs sharing a finite bound, as (start,
+    # stop, bound): nothing crosses when max() of each `above` run stays under its bound and
+    # min() of each `below` run over it. Families sit together in a report: a handful of runs.
     above_runs: tuple[tuple[int, int, float], ...]
     below_runs: tuple[tuple[int, int, float], ...]
 
-    def crossing(self, values: Sequence[float]) -> list[int]:
-        """Positions whose value is past a bound of their rules, ascending."""
+    def crossing(self, values: Sequence[float], fixed: array[int] | None = None) -> list[int]:
+        """Positions whose value may be past a bound of their rules, ascending, and every
+        position that is (the rules' own comparison decides)."""
         hits: list[int] = []
+        if self.lane_mask and fixed is not None:
+            crossed = (int.from_bytes(fixed, "little") + self.lane_add) & self.lane_mask
+            while crossed:  # lane i's guard is bit 64 i + 63
+                lowest = crossed & -crossed
+                hits.append((lowest.bit_length() >> 6) - 1)
+                crossed ^= lowest
+        sources = 1 if hits else 0
         for start, stop, bound in self.above_runs:
             part = values[start:stop]
             if max(part) >= bound:
+                sources += 1
                 hits.extend(i for i, v in enumerate(part, start) if v >= bound)
-        low = len(hits)
         for start, stop, bound in self.below_runs:
             part = values[start:stop]
             if min(part) <= bound:
+                sources += 1
                 hits.extend(i for i, v in enumerate(part, start) if v <= bound)
-        if low and len(hits) > low:  # both kinds: sort, a position may have both
+        if sources > 1:  # each source is ascending; a position may be in two
             hits = sorted(set(hits))
         return hits
 
@@ -170,13 +195,16 @@ class Evaluator:
         self._by_family: dict[str, list[Rule]] = {}  # fleet-wide and group rules
         self._by_host: dict[str, dict[str, list[Rule]]] = {}  # host -> family -> its rules
         self._stale: set[Key] = set()  # active alerts of rules since disabled or deleted
-        self.active: dict[Key, AlertRow] = {}
-        # agent -> series -> how many of its alerts are active: those bypass the fast path.
+        self.active: dict[Key, AlertRow] = {}  # firing alerts
+        self.pending: dict[Key, Pending] = {}
+        # agent -> series -> how many of its alerts are pending or firing: those bypass the
+        # fast path.
         self._watched: dict[str, dict[str, int]] = {}
         self._plans: dict[str, Plan] = {}  # agent -> plan of its last report
         self._shared_plans: dict[tuple[str, ...], Plan] = {}  # layout -> plan, no host rules
         self._version = 0  # bumped by reload_rules: plans made before are stale
         self._reminded: dict[str, datetime] = {}  # alert id -> last announcement
+        self._for: dict[str, timedelta] = {}  # rule id -> its `for`
 
     async def load(self) -> None:
         """Write the built-in rules when missing; read the rules and the active alerts."""
@@ -186,11 +214,18 @@ class Evaluator:
                 if rule.id not in existing:
                     await store.put_rule(conn, rule)
         await self.reload_rules()
-        async with self.db.read() as conn:
+        async with self.db.write() as conn:
             for alert in await store.active(conn):
                 key = (alert.rule_id, alert.agent_id, alert.series)
-                self.active[key] = alert
                 self._watch(key, +1)
+                if alert.state == "firing":
+                    self.active[key] = alert
+                    continue
+                # Pending, stored by the first release of alerting: it goes on in memory, and
+                # its row is closed so that it is not listed twice.
+                self.pending[key] = (alert.level, alert.started_at, alert.value)
+                alert.state, alert.resolved_at = "resolved", utcnow()
+                await store.save_alert(conn, alert)
 
     async def reload_rules(self) -> None:
         async with self.db.read() as conn:
@@ -211,7 +246,8 @@ class Evaluator:
         self._version += 1
         self._shared_plans = {}
         live = {r.id for r in rules if r.enabled}
-        self._stale = {key for key in self.active if key[0] not in live}
+        self._stale = {key for key in chain(self.active, self.pending) if key[0] not in live}
+        self._for = {r.id: timedelta(seconds=r.for_seconds) for r in rules}
 
     async def observe_snapshot(
         self,
@@ -234,7 +270,8 @@ class Evaluator:
             if more:
                 more_keys, more_values = _split(more)
                 stored_keys, stored_values = stored_keys + more_keys, stored_values + more_values
-            await self.observe_row(agent_id, stored_keys, stored_values, groups=groups)
+            fixed = stored.fixed if stored is not None else None
+            await self.observe_row(agent_id, stored_keys, stored_values, fixed=fixed, groups=groups)
         except Exception:
             log.exception("alert evaluation failed for %s", agent_id)
 
@@ -255,21 +292,25 @@ class Evaluator:
         keys: tuple[str, ...],
         values: tuple[float, ...],
         *,
+        fixed: array[int] | None = None,
         groups: frozenset[str] = frozenset(),
         now: datetime | None = None,
     ) -> list[Change]:
-        """One report as parallel keys and values. Cheapest when `keys` is the same tuple as
-        last time (the store hands out one per host layout)."""
+        """One report as parallel keys and values, with `fixed`, the store's fixed-point row
+        of its first values when there is one. Cheapest when `keys` is the same tuple as last
+        time (the store hands out one per host layout)."""
         plan = self._plans.get(agent_id)
+        lanes = 0 if fixed is None else len(fixed)
         if (
             plan is None
             or plan.version != self._version
             or (plan.keys is not keys and plan.keys != keys)
+            or plan.lanes != lanes
         ):
-            plan = self._plan(agent_id, keys)
+            plan = self._plan(agent_id, keys, lanes)
         watched = self._watched.get(agent_id)
-        # Most reports cross nothing: a max() or min() per run of positions says so.
-        hits = plan.crossing(values)
+        # Most reports cross nothing: a few big-integer operations say so.
+        hits = plan.crossing(values, fixed)
         if not hits and not watched and not self._stale:
             return []  # the common case: nothing crossed, nothing to follow
         changes: list[Change] = []
@@ -290,42 +331,40 @@ class Evaluator:
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
         for key in [k for k in self._stale if k[1] == agent_id] if self._stale else ():
             self._stale.discard(key)
+            if self.pending.pop(key, None) is not None:
+                self._watch(key, -1)
             alert = self.active.get(key)
             if alert is not None:
-                changes.append(self._resolve(key, alert, now, silent=alert.state == "pending"))
-        # Pending alerts opening and closing quietly stay in memory: write only the rest.
-        for change in changes:
-            if change.event is not None or PENDING not in (change.from_state, change.to_state):
-                await self._persist(changes, now)
-                break
+                changes.append(self._resolve(key, alert, now, silent=False))
+        if changes:
+            await self._persist(changes, now)
         return changes
 
     def _step(self, rule: Rule, key: Key, value: float, now: datetime) -> Change | None:
         level = rule.level_for(value)
         alert = self.active.get(key)
         if alert is None:
-            if level is None:
+            # This runs for every pending alert, and most never fire: a tuple each, until then.
+            pending = self.pending.get(key)
+            if pending is None:
+                if level is None:
+                    return None
+                self._watch(key, +1)
+                if rule.for_seconds > 0:
+                    self.pending[key] = (level, now, value)
+                    return None
+                return self._fire(key, rule, level, value, now, now, from_state=None)
+            if level is None:  # cleared before its `for`: forgotten
+                del self.pending[key]
+                self._watch(key, -1)
                 return None
-            # Positional: this runs for every pending alert, and most never fire (keywords
-            # cost 2.5x here). A pending alert gets its stored id when it fires.
-            alert = AlertRow(
-                PENDING_PREFIX + "|".join(key), rule.id, key[1], key[2], level, "pending", value,
-                rule.threshold(level), now,
-            )  # fmt: skip
-            self.active[key] = alert
-            self._watch(key, +1)
-            if rule.for_seconds <= 0:
-                return self._fire(alert, now, from_state=None)
-            return Change(alert, None, "pending", None)
-        alert.value = value
-        if alert.state == "pending":
-            if level is None:
-                return self._resolve(key, alert, now, silent=True)
-            if level != alert.level:
-                alert.level, alert.threshold = level, rule.threshold(level)
-            if now - alert.started_at >= timedelta(seconds=rule.for_seconds):
-                return self._fire(alert, now, from_state="pending")
+            started = pending[1]
+            if now - started >= self._for[rule.id]:
+                del self.pending[key]
+                return self._fire(key, rule, level, value, started, now, from_state="pending")
+            self.pending[key] = (level, started, value)
             return None
+        alert.value = value
         # firing
         if not rule.holds(value, alert.level):
             lower = "warning" if alert.level == "critical" else None
@@ -338,25 +377,26 @@ class Evaluator:
             return Change(alert, "firing", "firing", "alert.level_changed")
         return None
 
-    def _plan(self, agent_id: str, keys: tuple[str, ...]) -> Plan:
+    def _plan(self, agent_id: str, keys: tuple[str, ...], lanes: int) -> Plan:
         """Per position of this host's report: the rules that apply and their bounds.
         Hosts without rules of their own and with the same layout share one plan."""
         host = self._by_host.get(agent_id)
         if host is None:
             shared = self._shared_plans.get(keys)
-            if shared is None or shared.version != self._version:
-                shared = self._build_plan(keys, {})
+            if shared is None or shared.version != self._version or shared.lanes != lanes:
+                shared = self._build_plan(keys, {}, lanes)
                 self._shared_plans[keys] = shared
             self._plans[agent_id] = shared
             return shared
-        plan = self._build_plan(keys, host)
+        plan = self._build_plan(keys, host, lanes)
         self._plans[agent_id] = plan
         return plan
 
-    def _build_plan(self, keys: tuple[str, ...], host: dict[str, list[Rule]]) -> Plan:
+    def _build_plan(self, keys: tuple[str, ...], host: dict[str, list[Rule]], lanes: int) -> Plan:
         per_position, above, below = [], [], []
+        lane_add = lane_mask = 0
         none: list[Rule] = []
-        for series_key in keys:
+        for i, series_key in enumerate(keys):
             name = family(series_key)
             mine = tuple(
                 rule
@@ -365,13 +405,24 @@ class Evaluator:
             )
             per_position.append(mine)
             lo, hi = _bounds(mine)
+            # round(v * SCALE) >= floor(lo * SCALE) whenever v >= lo: a lane never misses.
+            fixed = math.floor(lo * SCALE) if i < lanes and math.isfinite(lo) else -1
+            if 0 <= fixed < _GUARD >> 1:
+                lane_add |= (_GUARD - fixed) << (64 * i)
+                lane_mask |= _GUARD << (64 * i)
+                lo = math.inf
             above.append(lo)
             below.append(hi)
         position = {k: i for i, k in enumerate(keys)}
-        return Plan(self._version, keys, tuple(per_position), position, _runs(above), _runs(below))
+        return Plan(
+            self._version, keys, tuple(per_position), position, lanes, lane_add, lane_mask,
+            _runs(above), _runs(below),
+        )  # fmt: skip
 
     def _watch(self, key: Key, delta: int) -> None:
-        series = self._watched.setdefault(key[1], {})
+        series = self._watched.get(key[1])
+        if series is None:
+            series = self._watched[key[1]] = {}
         count = series.get(key[2], 0) + delta
         if count > 0:
             series[key[2]] = count
@@ -380,10 +431,28 @@ class Evaluator:
             if not series:
                 del self._watched[key[1]]
 
-    def _fire(self, alert: AlertRow, now: datetime, *, from_state: str | None) -> Change:
-        alert.id = str(uuid.uuid4())
-        alert.state, alert.fired_at = "firing", now
+    def _fire(
+        self, key: Key, rule: Rule, level: str, value: float, started: datetime, now: datetime,
+        *, from_state: str | None,
+    ) -> Change:  # fmt: skip
+        alert = AlertRow(
+            str(uuid.uuid4()), rule.id, key[1], key[2], level, "firing", value,
+            rule.threshold(level), started, fired_at=now,
+        )  # fmt: skip
+        self.active[key] = alert
         return Change(alert, from_state, "firing", "alert.firing")
+
+    def pending_alerts(self, agent_id: str | None = None) -> list[AlertRow]:
+        """Pending alerts as alerts (they have no stored id: theirs says what they are)."""
+        return [
+            AlertRow(
+                PENDING_PREFIX + "|".join(key), key[0], key[1], key[2], level, "pending", value,
+                self.rules[key[0]].threshold(level) if key[0] in self.rules else math.nan,
+                started,
+            )
+            for key, (level, started, value) in self.pending.items()
+            if agent_id is None or key[1] == agent_id
+        ]  # fmt: skip
 
     def _resolve(self, key: Key, alert: AlertRow, now: datetime, *, silent: bool) -> Change:
         del self.active[key]
@@ -398,8 +467,6 @@ class Evaluator:
             channels = [c for c in await notifications.list_channels(conn) if c.enabled]
             rules = await policy.load(conn)
             for change in changes:
-                if "pending" in (change.to_state, change.from_state) and change.event is None:
-                    continue  # pending lives in memory until it fires (or quietly clears)
                 await store.save_alert(conn, change.alert)
                 transition = await store.add_transition(
                     conn, change.alert, change.from_state, change.to_state

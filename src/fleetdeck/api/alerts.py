@@ -203,11 +203,7 @@ async def list_alerts(
             conn, states=states, agent_id=agent_id, limit=page.limit, offset=page.offset
         )
     if states is None or "pending" in states:  # pending alerts live in the evaluator only
-        pending = [
-            a
-            for a in evaluator.active.values()
-            if a.state == "pending" and (agent_id is None or a.agent_id == agent_id)
-        ]
+        pending = evaluator.pending_alerts(agent_id)
         total += len(pending)
         if page.offset == 0:
             rows = sorted(pending, key=lambda a: a.started_at, reverse=True) + rows

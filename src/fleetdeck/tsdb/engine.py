@@ -24,6 +24,7 @@ import bisect
 import logging
 import math
 import time
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
@@ -58,6 +59,7 @@ class Accepted:
 
     keys: tuple[str, ...]
     values: tuple[float, ...]
+    fixed: array[int]  # the values as the head holds them: fixed-point, int64
 
 
 @dataclass
@@ -359,7 +361,7 @@ class TimeSeriesStore:
         self._head.add(schema_id, host, ts, fixed)
         self._pending.append((schema_id, ts, fixed))
         self.samples_ingested += len(fixed)
-        return Accepted(keys, values)
+        return Accepted(keys, values, fixed)
 
     async def ingest_snapshot(
         self, host: str, ts: int, snapshot: dict[str, Any]
