@@ -68,7 +68,7 @@ def block_rows(
         for start, block in by_day.items():
             span = sorted({b for per in block.values() for b in per})
             data = codec.encode_block(block, split=start < hour)
-            rows.append((name, res, span[0], span[-1], 6000 * len(span), data))
+            rows.append((name, res, span[0], span[-1], 6000 * len(span), data, span[0]))
     return rows
 
 
@@ -90,8 +90,8 @@ async def load(directory: Path, hosts: int, now: int) -> TimeSeriesStore:
         name = f"host-{h:03d}"
         ids = [store._series[(name, k)] for k in KEYS]
         conn.executemany(
-            "INSERT INTO ts_rollup_blocks (host, resolution, start_ts, end_ts, samples, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ts_rollup_blocks (host, resolution, start_ts, end_ts, samples, data, hour)"
+            " VALUES (?, ?, ?, ?, ?, ?, ? / 3600000)",
             block_rows(name, ids, pool, now),
         )
         conn.commit()

@@ -83,3 +83,31 @@ def test_rollup_rows_of_0002_become_blocks_and_back(db_url: str) -> None:
         assert (back[0], back[1], bytes(back[2])) == (60000, 6, old_row)
     finally:
         engine.dispose()
+
+
+def test_time_series_rows_of_0007_get_their_hour(db_url: str) -> None:
+    migrate.upgrade(db_url, "0007")
+    engine = sa.create_engine(sync_url(db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ts_chunks (host, start_ts, schema_id, end_ts, ticks, data)"
+                    " VALUES ('web-1', 7300000, 1, 7305000, 2, :data)"
+                ),
+                {"data": b"x"},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ts_rollup_blocks (host, resolution, start_ts, end_ts, samples,"
+                    " data) VALUES ('web-1', '5m', 86400000, 90000000, 12, :data)"
+                ),
+                {"data": b"y"},
+            )
+        migrate.upgrade(db_url)
+        with engine.connect() as conn:
+            chunk_hour = conn.execute(sa.text("SELECT hour FROM ts_chunks")).scalar()
+            block_hour = conn.execute(sa.text("SELECT hour FROM ts_rollup_blocks")).scalar()
+        assert (chunk_hour, block_hour) == (2, 24)
+    finally:
+        engine.dispose()

@@ -87,6 +87,22 @@ async def test_finished_hours_roll_up_and_days_seal_answering_the_same(
     assert cpu[2] == 99.0 and cpu != before["1h"][0][1][0]
 
 
+async def test_a_sealed_day_is_found_from_its_later_hours(db: Database, tmp_path: Path) -> None:
+    """Rows are indexed by the hour they start in; a sealed block starts in its day's first."""
+    t0 = minute_start() - 4 * 3_600_000
+    store = TimeSeriesStore(db, tmp_path, RETENTION)
+    await store.open(now=t0)
+    for part in range(4):  # four hours, a sample a minute
+        await feed(store, t0 + part * 3_600_000, 60, step=60_000)
+        await store.compact()
+    last = (t0 + 3 * 3_600_000, t0 + 4 * 3_600_000 - 1)
+    before = (await store.query("web-1", *last, "5m", ["cpu"])).rows
+    await store.seal(now=t0 + 2 * DAY)
+    assert (await store.stats())["rollups"]["5m"]["rows"] in (1, 2)  # 2 across midnight
+    assert (await store.query("web-1", *last, "5m", ["cpu"])).rows == before
+    assert len(before) == 12
+
+
 async def test_flushed_samples_survive_a_crash(db: Database, tmp_path: Path) -> None:
     store = await open_store(db, tmp_path)
     t0 = minute_start()

@@ -160,7 +160,10 @@ ts_chunks = sa.Table(
     sa.Column("end_ts", sa.BigInteger, nullable=False),
     sa.Column("ticks", sa.Integer, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
-    sa.UniqueConstraint("host", "start_ts", "schema_id", name="uq_ts_chunks_host"),
+    # start_ts // 3,600,000. The indexes lead with it: a compaction's rows (one per host) then
+    # land in the current hour's few index pages, not one page per host beside its history.
+    sa.Column("hour", sa.BigInteger, nullable=False, server_default="0"),
+    sa.UniqueConstraint("hour", "host", "start_ts", "schema_id", name="uq_ts_chunks_hour"),
 )
 
 ts_rollup_blocks = sa.Table(
@@ -173,7 +176,8 @@ ts_rollup_blocks = sa.Table(
     sa.Column("end_ts", sa.BigInteger, nullable=False),  # last bucket in the block
     sa.Column("samples", sa.BigInteger, nullable=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
-    sa.Index("ix_ts_rollup_blocks_span", "host", "resolution", "start_ts"),
+    sa.Column("hour", sa.BigInteger, nullable=False, server_default="0"),  # as in ts_chunks
+    sa.Index("ix_ts_rollup_blocks_hour", "resolution", "hour", "host", "start_ts"),
 )
 
 # Alerts (alerts/): rules, one row per alert instance (rule x host x series), its transitions.

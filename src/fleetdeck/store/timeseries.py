@@ -10,6 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fleetdeck.store.tables import ts_chunks, ts_rollup_blocks, ts_schemas, ts_series
 
+HOUR = 3_600_000
+DAY = 24 * HOUR
+# A chunk and an unsealed rollup block lie within one hour; a sealed block within one day.
+LONGEST_BLOCK = {"raw": HOUR, "1m": HOUR, "5m": DAY, "1h": DAY}
+MAX_HOURS_LISTED = 2_000  # beyond this, a query scans its hours instead of naming each
+
+
+def hour_of(ts: int) -> int:
+    return ts // HOUR
+
+
+def _hours(column: sa.ColumnElement[int], first: int, last: int) -> sa.ColumnElement[bool]:
+    """`column` within the hours of [first, last] (ms). Named one by one, each hour is one
+    seek to (hour, host) in the index; a range would read every host's rows in it."""
+    lo, hi = hour_of(first), hour_of(last)
+    if hi - lo >= MAX_HOURS_LISTED:
+        return column.between(lo, hi)
+    return column.in_(range(lo, hi + 1))
+
 
 async def all_series(conn: AsyncConnection) -> list[tuple[int, str, str]]:
     rows = await conn.execute(sa.select(ts_series.c.id, ts_series.c.host, ts_series.c.key))
@@ -80,7 +99,12 @@ async def chunks_for(
     """(schema_id, start_ts, data) of the host's chunks overlapping [start, end], oldest first."""
     rows = await conn.execute(
         sa.select(ts_chunks.c.schema_id, ts_chunks.c.start_ts, ts_chunks.c.data)
-        .where(ts_chunks.c.host == host, ts_chunks.c.start_ts <= end, ts_chunks.c.end_ts >= start)
+        .where(
+            _hours(ts_chunks.c.hour, start - LONGEST_BLOCK["raw"] + 1, end),
+            ts_chunks.c.host == host,
+            ts_chunks.c.start_ts <= end,
+            ts_chunks.c.end_ts >= start,
+        )
         .order_by(ts_chunks.c.start_ts)
     )
     return [(r.schema_id, r.start_ts, r.data) for r in rows]
@@ -99,8 +123,9 @@ async def rollups_for(
     rows = await conn.execute(
         sa.select(ts_rollup_blocks.c.id, ts_rollup_blocks.c.data)
         .where(
-            ts_rollup_blocks.c.host == host,
             ts_rollup_blocks.c.resolution == resolution,
+            _hours(ts_rollup_blocks.c.hour, start - LONGEST_BLOCK[resolution] + 1, end),
+            ts_rollup_blocks.c.host == host,
             ts_rollup_blocks.c.start_ts <= end,
             ts_rollup_blocks.c.end_ts >= start,
         )
@@ -135,8 +160,9 @@ async def rollups_within(
     """(id, data) of the host's blocks at `resolution` lying wholly within [start, end)."""
     rows = await conn.execute(
         sa.select(ts_rollup_blocks.c.id, ts_rollup_blocks.c.data).where(
-            ts_rollup_blocks.c.host == host,
             ts_rollup_blocks.c.resolution == resolution,
+            _hours(ts_rollup_blocks.c.hour, start, end - 1),
+            ts_rollup_blocks.c.host == host,
             ts_rollup_blocks.c.start_ts >= start,
             ts_rollup_blocks.c.end_ts < end,
         )
@@ -150,6 +176,7 @@ async def rollup_hosts(conn: AsyncConnection, resolution: str, start: int, end: 
         sa.select(ts_rollup_blocks.c.host)
         .where(
             ts_rollup_blocks.c.resolution == resolution,
+            ts_rollup_blocks.c.hour.between(hour_of(start), hour_of(end - 1)),
             ts_rollup_blocks.c.start_ts >= start,
             ts_rollup_blocks.c.end_ts < end,
         )
@@ -166,13 +193,18 @@ async def replace_rollups(
 
 
 async def delete_chunks_before(conn: AsyncConnection, end_before: int) -> int:
-    return (await conn.execute(ts_chunks.delete().where(ts_chunks.c.end_ts < end_before))).rowcount
+    old = ts_chunks.delete().where(
+        ts_chunks.c.hour <= hour_of(end_before), ts_chunks.c.end_ts < end_before
+    )
+    return (await conn.execute(old)).rowcount
 
 
 async def delete_rollups_before(conn: AsyncConnection, resolution: str, before: int) -> int:
     result = await conn.execute(
         ts_rollup_blocks.delete().where(
-            ts_rollup_blocks.c.resolution == resolution, ts_rollup_blocks.c.end_ts < before
+            ts_rollup_blocks.c.resolution == resolution,
+            ts_rollup_blocks.c.hour <= hour_of(before),
+            ts_rollup_blocks.c.end_ts < before,
         )
     )
     return result.rowcount

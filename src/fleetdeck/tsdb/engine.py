@@ -96,6 +96,7 @@ def _block_row(host: str, resolution: str, block: codec.Block, *, split: bool) -
         "host": host,
         "resolution": resolution,
         "start_ts": start,
+        "hour": repo.hour_of(start),
         "end_ts": end,
         "samples": samples,
         "data": codec.encode_block(block, split=split),
@@ -420,6 +421,7 @@ class TimeSeriesStore:
                             "host": buffer.host,
                             "schema_id": schema_id,
                             "start_ts": timestamps[lo],
+                            "hour": repo.hour_of(timestamps[lo]),
                             "end_ts": timestamps[hi - 1],
                             "ticks": hi - lo,
                             "data": codec.encode_chunk(
@@ -434,15 +436,15 @@ class TimeSeriesStore:
                         rollup.from_columns(timestamps, columns, ids, width),
                     )
         # Two heads can hold the same host and first timestamp only after a replayed crash.
-        # In index order, so each index page is dirtied once per compaction, not once per row.
-        unique = {(c["host"], c["start_ts"], c["schema_id"]): c for c in chunks}
+        # In index order (the hour first), so each index page is dirtied once per compaction.
+        unique = {(c["hour"], c["host"], c["start_ts"], c["schema_id"]): c for c in chunks}
         unique = dict(sorted(unique.items()))
         rows = []
         for (host, res), block in blocks.items():
             for hour, part in rollup.split_by_period(block, rollup.HOUR).items():
                 if res == FINE or hour < self.rolled_until:  # late: no roll-up will see it
                     rows.append(_block_row(host, res, part, split=False))
-        rows.sort(key=lambda r: (r["host"], r["resolution"], r["start_ts"]))
+        rows.sort(key=lambda r: (r["resolution"], r["hour"], r["host"], r["start_ts"]))
         return list(unique.values()), rows
 
     async def seal(self, now: int | None = None, *, batch: int = 200) -> int:
