@@ -1,4 +1,5 @@
-"""Rollup blocks decode to exactly what was encoded, whole or series by series."""
+"""Rollup blocks decode to exactly what was encoded, whole or series by series; values become
+fixed-point hundredths."""
 
 from __future__ import annotations
 
@@ -33,3 +34,9 @@ def test_a_chunk_round_trips() -> None:
     timestamps = [1000, 2000, 2999, 4000]
     columns = [[1, -2, 3, 400_000], [0, 0, 0, 0]]
     assert codec.decode_chunk(codec.encode_chunk(timestamps, columns)) == (timestamps, columns)
+
+
+def test_fixed_point_rounds_to_the_nearest_hundredth_on_both_sides_of_zero() -> None:
+    values = [1.234, -1.234, 1.236, -1.236, 0.004, -0.004, 1e15, -1e15]
+    assert list(codec.to_fixed(values)) == [123, -123, 124, -124, 0, 0, 10**17, -(10**17)]
+    assert list(codec.to_fixed([0.125, -0.125])) == [13, -12]  # halves go up

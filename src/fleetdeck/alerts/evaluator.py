@@ -405,7 +405,7 @@ class Evaluator:
             )
             per_position.append(mine)
             lo, hi = _bounds(mine)
-            # round(v * SCALE) >= floor(lo * SCALE) whenever v >= lo: a lane never misses.
+            # floor(v * SCALE + 0.5) >= floor(lo * SCALE) whenever v >= lo: no lane misses.
             fixed = math.floor(lo * SCALE) if i < lanes and math.isfinite(lo) else -1
             if 0 <= fixed < _GUARD >> 1:
                 lane_add |= (_GUARD - fixed) << (64 * i)

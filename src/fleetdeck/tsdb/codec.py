@@ -15,6 +15,7 @@ import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
+from math import floor
 
 SCALE = 100
 _LEVEL = 6
@@ -27,8 +28,9 @@ if sys.byteorder != "little":  # pragma: no cover - every Linux platform we targ
 def to_fixed(values: Iterable[float]) -> array[int]:
     """Fixed-point values in an int64 array: the head keeps millions of them, and arrays are
     not containers the garbage collector walks (lists of ints are: the collector's full passes
-    over the head cost a fifth of the ingest's CPU)."""
-    return array("q", [round(v * SCALE) for v in values])
+    over the head cost a fifth of the ingest's CPU). Halves round up: floor(x + 0.5) takes
+    two-thirds of the time of round(x), which rounds them to even, and this runs per sample."""
+    return array("q", [floor(v * SCALE + 0.5) for v in values])
 
 
 def from_fixed(value: int) -> float:
