@@ -127,7 +127,8 @@ def create_app(config: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         url = config.effective_database_url
-        await asyncio.to_thread(migrate.upgrade, url)
+        # In a child process: Alembic is needed once per start and would stay resident.
+        await asyncio.to_thread(migrate.upgrade_in_child, url)
         db = open_database(config)
         async with db.write() as conn:
             signed = await audit.sign_unsigned(conn)

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -144,6 +142,10 @@ class Start:
 
 
 async def start(config: OidcConfig, box: SecretBox, redirect_uri: str, return_to: str) -> Start:
+    # Imported here: authlib costs every server ~7 MB resident, and most never use single sign-on.
+    from authlib.common.urls import add_params_to_uri
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
     meta = await discover(config.issuer)
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     url = add_params_to_uri(

@@ -1,21 +1,33 @@
-"""Apply Alembic migrations to a database given by URL (async or sync driver)."""
+"""Apply Alembic migrations to a database given by URL (async or sync driver).
+
+Alembic is imported by the functions that use it, not with this module: the server migrates in
+a child process (`upgrade_in_child`), so Alembic's ~11 MB never stay in its memory.
+"""
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import sys
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
+from typing import TYPE_CHECKING
 
 from fleetdeck.store.engine import sync_url
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+
+
+class MigrationError(RuntimeError):
+    pass
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # Passed as an attribute, not an ini option, so a '%' in a password needs no escaping.
@@ -24,14 +36,38 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
+def upgrade_in_child(url: str) -> None:
+    """`upgrade(url)` in a child process of this Python. The URL goes through stdin (a
+    password in it stays out of the process list); a failure raises with the child's error."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fleetdeck.store.migrate"],
+        input=url,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in done.stderr.splitlines():
+        log.info("migration: %s", line)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise MigrationError(f"database migration failed: {last[0]}")
+
+
 def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(url), revision)
 
 
 def current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine, pool
+
     engine = create_engine(sync_url(url), poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
@@ -41,4 +77,11 @@ def current_revision(url: str) -> str | None:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+if __name__ == "__main__":  # upgrade_in_child's child: the URL on stdin
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    upgrade(sys.stdin.read().strip())
