@@ -22,6 +22,16 @@ def _schema_diff(url: str) -> list[object]:
         engine.dispose()
 
 
+def _engine_at(db_url: str, revision: str, *inserts: tuple[str, dict[str, object]]) -> sa.Engine:
+    """An engine on the database migrated to `revision`, with `inserts` run there."""
+    migrate.upgrade(db_url, revision)
+    engine = sa.create_engine(sync_url(db_url))
+    with engine.begin() as conn:
+        for statement, values in inserts:
+            conn.execute(sa.text(statement), values)
+    return engine
+
+
 def test_upgrade_reaches_head_and_matches_the_tables_module(db_url: str) -> None:
     migrate.upgrade(db_url)
     assert migrate.current_revision(db_url) == migrate.head_revision()
@@ -47,17 +57,12 @@ def test_rollup_rows_of_0002_become_blocks_and_back(db_url: str) -> None:
 
     # 0002's layout: id steps, lows, spreads, excesses, counts; series 4 and 7
     old_row = codec.pack_ints([4, 3, 3, 250, 50, 2, 88, 1, 4, 2])
-    migrate.upgrade(db_url, "0002")
-    engine = sa.create_engine(sync_url(db_url))
+    insert = (
+        "INSERT INTO ts_rollups (host, resolution, bucket_ts, samples, data)"
+        " VALUES ('web-1', '1m', 60000, 6, :data)"
+    )
+    engine = _engine_at(db_url, "0002", (insert, {"data": old_row}))
     try:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO ts_rollups (host, resolution, bucket_ts, samples, data)"
-                    " VALUES ('web-1', '1m', 60000, 6, :data)"
-                ),
-                {"data": old_row},
-            )
         migrate.upgrade(db_url)
         with engine.connect() as conn:
             row = conn.execute(
@@ -86,24 +91,16 @@ def test_rollup_rows_of_0002_become_blocks_and_back(db_url: str) -> None:
 
 
 def test_time_series_rows_of_0007_get_their_hour(db_url: str) -> None:
-    migrate.upgrade(db_url, "0007")
-    engine = sa.create_engine(sync_url(db_url))
+    chunk = (
+        "INSERT INTO ts_chunks (host, start_ts, schema_id, end_ts, ticks, data)"
+        " VALUES ('web-1', 7300000, 1, 7305000, 2, :data)"
+    )
+    block = (
+        "INSERT INTO ts_rollup_blocks (host, resolution, start_ts, end_ts, samples, data)"
+        " VALUES ('web-1', '5m', 86400000, 90000000, 12, :data)"
+    )
+    engine = _engine_at(db_url, "0007", (chunk, {"data": b"x"}), (block, {"data": b"y"}))
     try:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO ts_chunks (host, start_ts, schema_id, end_ts, ticks, data)"
-                    " VALUES ('web-1', 7300000, 1, 7305000, 2, :data)"
-                ),
-                {"data": b"x"},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO ts_rollup_blocks (host, resolution, start_ts, end_ts, samples,"
-                    " data) VALUES ('web-1', '5m', 86400000, 90000000, 12, :data)"
-                ),
-                {"data": b"y"},
-            )
         migrate.upgrade(db_url)
         with engine.connect() as conn:
             chunk_hour = conn.execute(sa.text("SELECT hour FROM ts_chunks")).scalar()
