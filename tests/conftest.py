@@ -95,6 +95,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
+    # Migrated here, in this process, so the app finds its database current and starts no
+    # child to migrate it (the end-to-end tests' servers do start one).
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url)
     app = create_app(settings)
     with TestClient(app) as client:
         for name, (role, password) in PERSONAS.items():

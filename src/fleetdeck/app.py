@@ -127,8 +127,7 @@ def create_app(config: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         url = config.effective_database_url
-        # In a child process: Alembic is needed once per start and would stay resident.
-        await asyncio.to_thread(migrate.upgrade_in_child, url)
+        await asyncio.to_thread(migrate.ensure_current, url)
         db = open_database(config)
         async with db.write() as conn:
             signed = await audit.sign_unsigned(conn)

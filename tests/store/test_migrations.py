@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -108,3 +110,17 @@ def test_time_series_rows_of_0007_get_their_hour(db_url: str) -> None:
         assert (chunk_hour, block_hour) == (2, 24)
     finally:
         engine.dispose()
+
+
+def test_the_server_migrates_in_a_child_only_when_behind(db_url: str) -> None:
+    assert migrate.HEAD == migrate.head_revision()
+    assert migrate.stored_revision(db_url) is None
+    migrate.upgrade_in_child(db_url)  # a fresh database: the child brings it to HEAD
+    assert migrate.stored_revision(db_url) == migrate.HEAD
+    migrate.ensure_current(db_url)  # current: nothing to do
+
+
+def test_a_failed_migration_stops_with_the_childs_error(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'db.sqlite'}"
+    with pytest.raises(migrate.MigrationError, match="unable to open database file"):
+        migrate.upgrade_in_child(url)

@@ -443,15 +443,15 @@ class Evaluator:
         return Change(alert, from_state, "firing", "alert.firing")
 
     def pending_alerts(self, agent_id: str | None = None) -> list[AlertRow]:
-        """Pending alerts as alerts (they have no stored id: theirs says what they are)."""
+        """Pending alerts as alerts (they have no stored id: theirs says what they are). Those
+        of a deleted rule, dropped at their host's next report, are left out already."""
         return [
             AlertRow(
                 PENDING_PREFIX + "|".join(key), key[0], key[1], key[2], level, "pending", value,
-                self.rules[key[0]].threshold(level) if key[0] in self.rules else math.nan,
-                started,
+                self.rules[key[0]].threshold(level), started,
             )
             for key, (level, started, value) in self.pending.items()
-            if agent_id is None or key[1] == agent_id
+            if (agent_id is None or key[1] == agent_id) and key[0] in self.rules
         ]  # fmt: skip
 
     def _resolve(self, key: Key, alert: AlertRow, now: datetime, *, silent: bool) -> Change:

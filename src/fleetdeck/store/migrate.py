@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0008"  # the newest revision; a test holds this to Alembic's own answer
 log = logging.getLogger(__name__)
 
 
@@ -39,6 +40,28 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def ensure_current(url: str) -> None:
+    """Upgrade the database to HEAD unless it is there, in a child process when it is not:
+    Alembic is needed once per release and would stay resident in the server."""
+    if stored_revision(url) != HEAD:
+        upgrade_in_child(url)
+
+
+def stored_revision(url: str) -> str | None:
+    """The revision the database records, read without Alembic; None when it has none."""
+    from sqlalchemy import create_engine, pool, text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no such table yet (or no database): not migrated
+        return None
+    finally:
+        engine.dispose()
 
 
 def upgrade_in_child(url: str) -> None:
@@ -84,4 +107,9 @@ def head_revision() -> str | None:
 
 if __name__ == "__main__":  # upgrade_in_child's child: the URL on stdin
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    upgrade(sys.stdin.read().strip())
+    try:
+        upgrade(sys.stdin.read().strip())
+    except Exception as exc:
+        log.exception("migration failed")
+        log.error("%s: %s", type(exc).__name__, str(exc).splitlines()[0])  # the last line
+        sys.exit(1)
