@@ -56,11 +56,12 @@ def _undo_zigzag_deltas(encoded: Sequence[int]) -> list[int]:
     return out
 
 
-def _shuffle(raw: bytes) -> bytes:
+def shuffle(raw: bytes) -> bytes:
+    """All first bytes of the 8-byte words, then all second bytes, ..."""
     return b"".join(raw[i::8] for i in range(8))
 
 
-def _unshuffle(data: bytes, count: int) -> bytes:
+def unshuffle(data: bytes, count: int) -> bytes:
     out = bytearray(count * 8)
     for i in range(8):
         out[i::8] = data[i * count : (i + 1) * count]
@@ -68,11 +69,11 @@ def _unshuffle(data: bytes, count: int) -> bytes:
 
 
 def _pack(numbers: list[int]) -> bytes:
-    return zlib.compress(_shuffle(array("Q", numbers).tobytes()), _LEVEL)
+    return zlib.compress(shuffle(array("Q", numbers).tobytes()), _LEVEL)
 
 
 def _unpack(blob: bytes, count: int) -> list[int]:
-    return list(array("Q", _unshuffle(zlib.decompress(blob), count)))
+    return list(array("Q", unshuffle(zlib.decompress(blob), count)))
 
 
 def encode_chunk(timestamps: Sequence[int], columns: Sequence[Sequence[int]]) -> bytes:
@@ -206,7 +207,7 @@ def _pack_counted(numbers: list[int]) -> bytes:
 def _unpack_counted(blob: bytes) -> array[int]:
     """_pack_counted's unsigned numbers as an array (slicing it copies no Python ints)."""
     (count,) = struct.unpack_from("<I", blob)
-    return array("Q", _unshuffle(zlib.decompress(blob[4:]), count))
+    return array("Q", unshuffle(zlib.decompress(blob[4:]), count))
 
 
 def block_from_columns(buckets: Sequence[int], series: dict[int, Columns]) -> Block:

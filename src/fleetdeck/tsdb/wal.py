@@ -1,10 +1,14 @@
 """The write-ahead log: samples reach disk within a flush interval, before they are compacted.
 
 A segment file is a run of records `[u32 length][u32 crc32][payload]`. A record is one flush:
-every sample accepted since the previous flush, as fixed-point integers. Within a segment a
-schema's timestamp and values are stored as differences from its previous record, so steady
-series cost almost nothing; the first record of a schema in a segment is absolute. Replay stops
-at the first torn or corrupt record (a crash mid-write): only that flush is lost.
+every sample accepted since the previous flush, as fixed-point integers. Within a segment each
+schema's row of values is stored XOR-ed with its previous row (as one big integer: C speed,
+where per-value differences cost a fifth of the ingest's CPU), so steady series cost almost
+nothing; the first row of a schema in a segment is whole. The payload is a header of (schema
+id, timestamp, width) per sample and the rows, as 8-byte words shuffled (all first bytes, then
+all second bytes, ...) and deflated. Segments written so begin with `MAGIC`; older ones,
+without it, held per-value differences and are still read. Replay stops at the first torn or
+corrupt record (a crash mid-write): only that flush is lost.
 """
 
 from __future__ import annotations
@@ -13,14 +17,17 @@ import logging
 import os
 import struct
 import zlib
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from fleetdeck.tsdb.codec import pack_ints, unpack_ints
+from fleetdeck.tsdb.codec import shuffle, unpack_ints, unshuffle
 
 log = logging.getLogger(__name__)
 
 _RECORD = struct.Struct("<II")
+MAGIC = b"FDWAL\x00\x02\x00"  # a segment of XOR-ed rows (no first record is this long)
+_LEVEL = 6
 Sample = tuple[int, int, Sequence[int]]  # schema id, timestamp ms, fixed-point values
 
 
@@ -32,23 +39,54 @@ def segments(directory: Path) -> list[int]:
     return sorted(int(p.stem) for p in directory.glob("*.wal") if p.stem.isdigit())
 
 
+class RowState:
+    """Each schema's previous row in a segment, as one integer, on both sides."""
+
+    def __init__(self) -> None:
+        self.previous: dict[int, tuple[int, int]] = {}  # schema id -> (width, row)
+
+    def encode(self, batch: Sequence[Sample]) -> bytes:
+        header = array("q", [len(batch)])
+        rows = []
+        previous = self.previous
+        for schema_id, ts, values in batch:
+            width = len(values)
+            fixed = values if isinstance(values, array) else array("q", values)
+            row = int.from_bytes(fixed, "little")
+            last = previous.get(schema_id)
+            xored = row ^ last[1] if last is not None and last[0] == width else row
+            previous[schema_id] = (width, row)
+            header.extend((schema_id, ts, width))
+            rows.append(xored.to_bytes(width * 8, "little"))
+        return zlib.compress(shuffle(header.tobytes() + b"".join(rows)), _LEVEL)
+
+    def decode(self, payload: bytes) -> list[Sample]:
+        data = zlib.decompress(payload)
+        data = unshuffle(data, len(data) // 8)
+        (count,) = struct.unpack_from("<q", data)
+        header = array("q", data[8 : 8 + 24 * count])
+        body = data[8 + 24 * count :]
+        out: list[Sample] = []
+        pos = 0
+        for i in range(count):
+            schema_id, ts, width = header[3 * i : 3 * i + 3]
+            row = int.from_bytes(body[pos : pos + width * 8], "little")
+            pos += width * 8
+            last = self.previous.get(schema_id)
+            if last is not None and last[0] == width:
+                row ^= last[1]
+            self.previous[schema_id] = (width, row)
+            values = array("q", row.to_bytes(width * 8, "little"))
+            out.append((schema_id, ts, values))
+        return out
+
+
 class DeltaState:
-    """What a segment's previous record held per schema, on both the writing and reading side."""
+    """The first format's reading side: per-value differences from the schema's previous
+    record (segments written before `MAGIC`)."""
 
     def __init__(self) -> None:
         self.previous: dict[int, tuple[int, Sequence[int]]] = {}
-
-    def encode(self, batch: Sequence[Sample]) -> list[int]:
-        numbers = [len(batch)]
-        for schema_id, ts, values in batch:
-            prev_ts, prev_values = self.previous.get(schema_id, (0, [0] * len(values)))
-            if len(prev_values) != len(values):
-                prev_values = [0] * len(values)
-            numbers.append(schema_id)
-            numbers.append(ts - prev_ts)
-            numbers.extend(v - p for v, p in zip(values, prev_values, strict=True))
-            self.previous[schema_id] = (ts, values)
-        return numbers
 
     def decode(self, numbers: list[int], width: Callable[[int], int]) -> list[Sample]:
         out: list[Sample] = []
@@ -78,13 +116,15 @@ class WalWriter:
         self.directory = directory
         self.number = number
         self.bytes_written = 0
-        self._state = DeltaState()
+        self._state = RowState()
 
     def append(self, batch: Sequence[Sample]) -> None:
         """Write one record and fsync it (group commit: one fsync per flush, not per sample)."""
-        payload = pack_ints(self._state.encode(batch))
+        payload = self._state.encode(batch)
         record = _RECORD.pack(len(payload), zlib.crc32(payload)) + payload
         with open(segment_path(self.directory, self.number), "ab") as segment:
+            if segment.tell() == 0:
+                segment.write(MAGIC)
             segment.write(record)
             segment.flush()
             os.fsync(segment.fileno())
@@ -94,20 +134,24 @@ class WalWriter:
         """Start the next segment; returns the number of the one just finished."""
         closed = self.number
         self.number += 1
-        self._state = DeltaState()
+        self._state = RowState()
         return closed
 
 
 def read_segment(path: Path, width: Callable[[int], int]) -> Iterator[Sample]:
     """Samples of one segment, in order, up to the first torn or corrupt record."""
     data = path.read_bytes()
-    state = DeltaState()
-    pos = 0
+    current = data.startswith(MAGIC)
+    rows, deltas = RowState(), DeltaState()
+    pos = len(MAGIC) if current else 0
     while pos + _RECORD.size <= len(data):
         length, crc = _RECORD.unpack_from(data, pos)
         payload = data[pos + _RECORD.size : pos + _RECORD.size + length]
         if len(payload) != length or zlib.crc32(payload) != crc:
             log.warning("%s: torn or corrupt record at byte %d; the rest is skipped", path, pos)
             return
-        yield from state.decode(unpack_ints(payload), width)
+        if current:
+            yield from rows.decode(payload)
+        else:
+            yield from deltas.decode(unpack_ints(payload), width)
         pos += _RECORD.size + length
