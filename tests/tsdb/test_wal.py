@@ -7,6 +7,8 @@ import zlib
 from array import array
 from pathlib import Path
 
+import pytest
+
 from fleetdeck.tsdb import codec, wal
 
 
@@ -43,3 +45,31 @@ def test_a_segment_of_the_first_format_still_replays(tmp_path: Path) -> None:
     widths = {1: 3, 2: 1}
     back = [(s, ts, list(v)) for s, ts, v in wal.read_segment(path, widths.__getitem__)]
     assert back == [(1, 1_000, [5, -7, 9]), (2, 1_000, [3]), (1, 6_000, [6, -7, 0])]
+
+
+def test_a_failed_write_loses_nothing_once_the_batch_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full or an I/O error in the middle of a flush: the store keeps the batch and
+    retries it; replay must give every row back, the retried one included."""
+    writer = wal.WalWriter(tmp_path, 0)
+    first = [(1, 1_000, array("q", [10, 20, 30]))]
+    second = [(1, 2_000, array("q", [11, 20, 31]))]
+    third = [(1, 3_000, array("q", [12, 21, 31]))]
+    writer.append(first)
+
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(wal.os, "fsync", no_space)
+    with pytest.raises(OSError):
+        writer.append(second)
+    monkeypatch.undo()
+    writer.append(second)
+    writer.append(third)
+    back = {
+        (s, ts): list(v)
+        for number in wal.segments(tmp_path)
+        for s, ts, v in wal.read_segment(wal.segment_path(tmp_path, number), lambda s: 3)
+    }
+    assert back == {(1, 1_000): [10, 20, 30], (1, 2_000): [11, 20, 31], (1, 3_000): [12, 21, 31]}

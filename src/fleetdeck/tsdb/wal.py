@@ -45,20 +45,22 @@ class RowState:
     def __init__(self) -> None:
         self.previous: dict[int, tuple[int, int]] = {}  # schema id -> (width, row)
 
-    def encode(self, batch: Sequence[Sample]) -> bytes:
+    def encode(self, batch: Sequence[Sample]) -> tuple[bytes, dict[int, tuple[int, int]]]:
+        """The record's payload, and the rows it leaves as each schema's previous one: they
+        become so (`previous.update`) only once the record is on disk."""
         header = array("q", [len(batch)])
         rows = []
-        previous = self.previous
+        latest: dict[int, tuple[int, int]] = {}
         for schema_id, ts, values in batch:
             width = len(values)
             fixed = values if isinstance(values, array) else array("q", values)
             row = int.from_bytes(fixed, "little")
-            last = previous.get(schema_id)
+            last = latest.get(schema_id) or self.previous.get(schema_id)
             xored = row ^ last[1] if last is not None and last[0] == width else row
-            previous[schema_id] = (width, row)
+            latest[schema_id] = (width, row)
             header.extend((schema_id, ts, width))
             rows.append(xored.to_bytes(width * 8, "little"))
-        return zlib.compress(shuffle(header.tobytes() + b"".join(rows)), _LEVEL)
+        return zlib.compress(shuffle(header.tobytes() + b"".join(rows)), _LEVEL), latest
 
     def decode(self, payload: bytes) -> list[Sample]:
         data = zlib.decompress(payload)
@@ -120,14 +122,21 @@ class WalWriter:
 
     def append(self, batch: Sequence[Sample]) -> None:
         """Write one record and fsync it (group commit: one fsync per flush, not per sample)."""
-        payload = self._state.encode(batch)
+        payload, latest = self._state.encode(batch)
         record = _RECORD.pack(len(payload), zlib.crc32(payload)) + payload
-        with open(segment_path(self.directory, self.number), "ab") as segment:
-            if segment.tell() == 0:
-                segment.write(MAGIC)
-            segment.write(record)
-            segment.flush()
-            os.fsync(segment.fileno())
+        try:
+            with open(segment_path(self.directory, self.number), "ab") as segment:
+                if segment.tell() == 0:
+                    segment.write(MAGIC)
+                segment.write(record)
+                segment.flush()
+                os.fsync(segment.fileno())
+        except OSError:
+            # The segment may now end in part of this record, where replay stops: the caller
+            # retries the batch, and it goes to a fresh segment, its rows whole.
+            self.rotate()
+            raise
+        self._state.previous.update(latest)
         self.bytes_written += len(record)
 
     def rotate(self) -> int:
