@@ -107,6 +107,7 @@ def head_revision() -> str | None:
 
 if __name__ == "__main__":  # upgrade_in_child's child: the URL on stdin
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its setup chatter
     try:
         upgrade(sys.stdin.read().strip())
     except Exception as exc:
