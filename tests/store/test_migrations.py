@@ -114,9 +114,9 @@ def test_time_series_rows_of_0007_get_their_hour(db_url: str) -> None:
 
 def test_the_server_migrates_in_a_child_only_when_behind(db_url: str) -> None:
     assert migrate.HEAD == migrate.head_revision()
-    assert migrate.stored_revision(db_url) is None
+    assert migrate.current_revision(db_url) is None
     migrate.upgrade_in_child(db_url)  # a fresh database: the child brings it to HEAD
-    assert migrate.stored_revision(db_url) == migrate.HEAD
+    assert migrate.current_revision(db_url) == migrate.HEAD
     migrate.ensure_current(db_url)  # current: nothing to do
 
 

@@ -50,7 +50,7 @@ class Change(NamedTuple):
     alert: AlertRow
     from_state: str | None
     to_state: str
-    event: str | None  # notification event, or None for a silent transition
+    event: str  # the notification event
 
 
 def _split(pairs: Sequence[tuple[str, float]]) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -204,7 +204,6 @@ class Evaluator:
         self._shared_plans: dict[tuple[str, ...], Plan] = {}  # layout -> plan, no host rules
         self._version = 0  # bumped by reload_rules: plans made before are stale
         self._reminded: dict[str, datetime] = {}  # alert id -> last announcement
-        self._for: dict[str, timedelta] = {}  # rule id -> its `for`
 
     async def load(self) -> None:
         """Write the built-in rules when missing; read the rules and the active alerts."""
@@ -214,18 +213,22 @@ class Evaluator:
                 if rule.id not in existing:
                     await store.put_rule(conn, rule)
         await self.reload_rules()
-        async with self.db.write() as conn:
-            for alert in await store.active(conn):
-                key = (alert.rule_id, alert.agent_id, alert.series)
-                self._watch(key, +1)
-                if alert.state == "firing":
-                    self.active[key] = alert
-                    continue
-                # Pending, stored by the first release of alerting: it goes on in memory, and
-                # its row is closed so that it is not listed twice.
+        async with self.db.read() as conn:
+            stored = await store.active(conn)
+        legacy = []  # pending, stored by the first release of alerting
+        for alert in stored:
+            key = (alert.rule_id, alert.agent_id, alert.series)
+            self._watch(key, +1)
+            if alert.state == "firing":
+                self.active[key] = alert
+            else:
                 self.pending[key] = (alert.level, alert.started_at, alert.value)
-                alert.state, alert.resolved_at = "resolved", utcnow()
-                await store.save_alert(conn, alert)
+                legacy.append(alert)
+        if legacy:  # they go on in memory; their rows are closed, not to be listed twice
+            async with self.db.write() as conn:
+                for alert in legacy:
+                    alert.state, alert.resolved_at = "resolved", utcnow()
+                    await store.save_alert(conn, alert)
 
     async def reload_rules(self) -> None:
         async with self.db.read() as conn:
@@ -247,7 +250,6 @@ class Evaluator:
         self._shared_plans = {}
         live = {r.id for r in rules if r.enabled}
         self._stale = {key for key in chain(self.active, self.pending) if key[0] not in live}
-        self._for = {r.id: timedelta(seconds=r.for_seconds) for r in rules}
 
     async def observe_snapshot(
         self,
@@ -335,7 +337,7 @@ class Evaluator:
                 self._watch(key, -1)
             alert = self.active.get(key)
             if alert is not None:
-                changes.append(self._resolve(key, alert, now, silent=False))
+                changes.append(self._resolve(key, alert, now))
         if changes:
             await self._persist(changes, now)
         return changes
@@ -359,7 +361,7 @@ class Evaluator:
                 self._watch(key, -1)
                 return None
             started = pending[1]
-            if now - started >= self._for[rule.id]:
+            if (now - started).total_seconds() >= rule.for_seconds:
                 del self.pending[key]
                 return self._fire(key, rule, level, value, started, now, from_state="pending")
             self.pending[key] = (level, started, value)
@@ -371,7 +373,7 @@ class Evaluator:
             if lower and rule.warning is not None and rule.holds(value, lower):
                 alert.level, alert.threshold = lower, rule.threshold(lower)
                 return Change(alert, "firing", "firing", "alert.level_changed")
-            return self._resolve(key, alert, now, silent=False)
+            return self._resolve(key, alert, now)
         if level == "critical" and alert.level == "warning":
             alert.level, alert.threshold = level, rule.threshold(level)
             return Change(alert, "firing", "firing", "alert.level_changed")
@@ -454,12 +456,11 @@ class Evaluator:
             if (agent_id is None or key[1] == agent_id) and key[0] in self.rules
         ]  # fmt: skip
 
-    def _resolve(self, key: Key, alert: AlertRow, now: datetime, *, silent: bool) -> Change:
+    def _resolve(self, key: Key, alert: AlertRow, now: datetime) -> Change:
         del self.active[key]
         self._watch(key, -1)
-        from_state = alert.state
         alert.state, alert.resolved_at = "resolved", now
-        return Change(alert, from_state, "resolved", None if silent else "alert.resolved")
+        return Change(alert, "firing", "resolved", "alert.resolved")
 
     async def _persist(self, changes: list[Change], now: datetime) -> None:
         queued = False
@@ -473,12 +474,11 @@ class Evaluator:
                 )
                 if change.event == "alert.firing":
                     self._reminded[change.alert.id] = now
-                wanted = change.event and (change.event != "alert.resolved" or rules.send_resolved)
+                wanted = change.event != "alert.resolved" or rules.send_resolved
                 if wanted and not self._snoozed(change.alert, now):
                     queued |= await self._notify(
-                        conn, channels, rules, change.alert, change.event or "", f"{transition}",
-                        now,
-                    )  # fmt: skip
+                        conn, channels, rules, change.alert, change.event, f"{transition}", now
+                    )
         if queued and self.on_queued:
             self.on_queued()
 

@@ -45,11 +45,11 @@ def upgrade(url: str, revision: str = "head") -> None:
 def ensure_current(url: str) -> None:
     """Upgrade the database to HEAD unless it is there, in a child process when it is not:
     Alembic is needed once per release and would stay resident in the server."""
-    if stored_revision(url) != HEAD:
+    if current_revision(url) != HEAD:
         upgrade_in_child(url)
 
 
-def stored_revision(url: str) -> str | None:
+def current_revision(url: str) -> str | None:
     """The revision the database records, read without Alembic; None when it has none."""
     from sqlalchemy import create_engine, pool, text
     from sqlalchemy.exc import DBAPIError
@@ -85,18 +85,6 @@ def downgrade(url: str, revision: str) -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
-
-
-def current_revision(url: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine, pool
-
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()
 
 
 def head_revision() -> str | None:

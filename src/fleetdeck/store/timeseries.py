@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fleetdeck.store.tables import ts_chunks, ts_rollup_blocks, ts_schemas, ts_series
+from fleetdeck.tsdb.rollup import DAY, HOUR
 
-HOUR = 3_600_000
-DAY = 24 * HOUR
 # A chunk and an unsealed rollup block lie within one hour; a sealed block within one day.
 LONGEST_BLOCK = {"raw": HOUR, "1m": HOUR, "5m": DAY, "1h": DAY}
 MAX_HOURS_LISTED = 2_000  # beyond this, a query scans its hours instead of naming each

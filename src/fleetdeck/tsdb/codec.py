@@ -56,24 +56,34 @@ def _undo_zigzag_deltas(encoded: Sequence[int]) -> list[int]:
     return out
 
 
-def shuffle(raw: bytes) -> bytes:
-    """All first bytes of the 8-byte words, then all second bytes, ..."""
+def _shuffle(raw: bytes) -> bytes:
     return b"".join(raw[i::8] for i in range(8))
 
 
-def unshuffle(data: bytes, count: int) -> bytes:
+def _unshuffle(data: bytes, count: int) -> bytes:
     out = bytearray(count * 8)
     for i in range(8):
         out[i::8] = data[i * count : (i + 1) * count]
     return bytes(out)
 
 
+def deflate_words(raw: bytes) -> bytes:
+    """8-byte words, shuffled (all first bytes, then all second bytes, ...) so their mostly
+    zero high bytes form long runs, and deflated."""
+    return zlib.compress(_shuffle(raw), _LEVEL)
+
+
+def inflate_words(blob: bytes) -> bytes:
+    data = zlib.decompress(blob)
+    return _unshuffle(data, len(data) // 8)
+
+
 def _pack(numbers: list[int]) -> bytes:
-    return zlib.compress(shuffle(array("Q", numbers).tobytes()), _LEVEL)
+    return deflate_words(array("Q", numbers).tobytes())
 
 
-def _unpack(blob: bytes, count: int) -> list[int]:
-    return list(array("Q", unshuffle(zlib.decompress(blob), count)))
+def _unpack(blob: bytes) -> list[int]:
+    return list(array("Q", inflate_words(blob)))
 
 
 def encode_chunk(timestamps: Sequence[int], columns: Sequence[Sequence[int]]) -> bytes:
@@ -88,7 +98,7 @@ def encode_chunk(timestamps: Sequence[int], columns: Sequence[Sequence[int]]) ->
 
 def decode_chunk(blob: bytes) -> tuple[list[int], list[list[int]]]:
     ticks, series = _HEADER.unpack_from(blob)
-    numbers = _unpack(blob[_HEADER.size :], ticks * (series + 1))
+    numbers = _unpack(blob[_HEADER.size :])
     timestamps = _undo_zigzag_deltas(numbers[:ticks])
     columns = [
         _undo_zigzag_deltas(numbers[(i + 1) * ticks : (i + 2) * ticks]) for i in range(series)
@@ -110,8 +120,7 @@ def pack_ints(values: Sequence[int]) -> bytes:
 
 
 def unpack_ints(blob: bytes) -> list[int]:
-    (count,) = struct.unpack_from("<I", blob)
-    return unzigzag(_unpack(blob[4:], count))
+    return unzigzag(_unpack(blob[4:]))  # after the count, which the length also gives
 
 
 Stats = tuple[int, int, int, int]  # min, max, sum, count of fixed-point values
@@ -206,8 +215,7 @@ def _pack_counted(numbers: list[int]) -> bytes:
 
 def _unpack_counted(blob: bytes) -> array[int]:
     """_pack_counted's unsigned numbers as an array (slicing it copies no Python ints)."""
-    (count,) = struct.unpack_from("<I", blob)
-    return array("Q", unshuffle(zlib.decompress(blob[4:]), count))
+    return array("Q", inflate_words(blob[4:]))
 
 
 def block_from_columns(buckets: Sequence[int], series: dict[int, Columns]) -> Block:

@@ -21,13 +21,12 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from fleetdeck.tsdb.codec import shuffle, unpack_ints, unshuffle
+from fleetdeck.tsdb.codec import deflate_words, inflate_words, unpack_ints
 
 log = logging.getLogger(__name__)
 
 _RECORD = struct.Struct("<II")
 MAGIC = b"FDWAL\x00\x02\x00"  # a segment of XOR-ed rows (no first record is this long)
-_LEVEL = 6
 Sample = tuple[int, int, Sequence[int]]  # schema id, timestamp ms, fixed-point values
 
 
@@ -60,11 +59,10 @@ class RowState:
             latest[schema_id] = (width, row)
             header.extend((schema_id, ts, width))
             rows.append(xored.to_bytes(width * 8, "little"))
-        return zlib.compress(shuffle(header.tobytes() + b"".join(rows)), _LEVEL), latest
+        return deflate_words(header.tobytes() + b"".join(rows)), latest
 
     def decode(self, payload: bytes) -> list[Sample]:
-        data = zlib.decompress(payload)
-        data = unshuffle(data, len(data) // 8)
+        data = inflate_words(payload)
         (count,) = struct.unpack_from("<q", data)
         header = array("q", data[8 : 8 + 24 * count])
         body = data[8 + 24 * count :]
