@@ -21,7 +21,7 @@ def test_rows_come_back_exactly_across_records_and_layout_changes(tmp_path: Path
         [(1, 16_000, array("q", [6, -8, 1]))],
     ]
     for batch in batches:
-        writer.append(batch)
+        writer.append([wal.row_of(*sample) for sample in batch])
     path = wal.segment_path(tmp_path, 0)
     assert path.read_bytes().startswith(wal.MAGIC)
     back = [(s, ts, list(v)) for s, ts, v in wal.read_segment(path, lambda s: 0)]
@@ -56,17 +56,17 @@ def test_a_failed_write_loses_nothing_once_the_batch_is_retried(
     first = [(1, 1_000, array("q", [10, 20, 30]))]
     second = [(1, 2_000, array("q", [11, 20, 31]))]
     third = [(1, 3_000, array("q", [12, 21, 31]))]
-    writer.append(first)
+    writer.append([wal.row_of(*s) for s in first])
 
     def no_space(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(wal.os, "fsync", no_space)
     with pytest.raises(OSError):
-        writer.append(second)
+        writer.append([wal.row_of(*s) for s in second])
     monkeypatch.undo()
-    writer.append(second)
-    writer.append(third)
+    writer.append([wal.row_of(*s) for s in second])
+    writer.append([wal.row_of(*s) for s in third])
     back = {
         (s, ts): list(v)
         for number in wal.segments(tmp_path)

@@ -60,6 +60,7 @@ class Accepted:
     keys: tuple[str, ...]
     values: tuple[float, ...]
     fixed: array[int]  # the values as the head holds them: fixed-point, int64
+    row: int  # `fixed` as one unsigned little-endian integer, 64 bits a value (the WAL's)
 
 
 @dataclass
@@ -197,7 +198,7 @@ class TimeSeriesStore:
         self._head = Head()
         self._unsaved: list[Head] = []  # rotated out of the WAL, not yet committed as chunks
         self._unsaved_segment: int | None = None
-        self._pending: list[wal.Sample] = []
+        self._pending: list[wal.Row] = []
         self._wal: wal.WalWriter | None = None
         self._register = asyncio.Lock()
         self._wanted: dict[tuple[str, tuple[str, ...]], None] = {}  # layouts to register
@@ -360,9 +361,10 @@ class TimeSeriesStore:
             self._layouts[host] = (keys, schema_id)
         fixed = codec.to_fixed(values)
         self._head.add(schema_id, host, ts, fixed)
-        self._pending.append((schema_id, ts, fixed))
+        row = int.from_bytes(fixed, "little")
+        self._pending.append((schema_id, ts, len(fixed), row))
         self.samples_ingested += len(fixed)
-        return Accepted(keys, values, fixed)
+        return Accepted(keys, values, fixed, row)
 
     async def ingest_snapshot(
         self, host: str, ts: int, snapshot: dict[str, Any]

@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 _RECORD = struct.Struct("<II")
 MAGIC = b"FDWAL\x00\x02\x00"  # a segment of XOR-ed rows (no first record is this long)
 Sample = tuple[int, int, Sequence[int]]  # schema id, timestamp ms, fixed-point values
+# What is written: schema id, timestamp ms, width, and the fixed-point values as one unsigned
+# little-endian integer of `width` 64-bit lanes (the store makes it once per report; the alert
+# evaluator reads the same integer).
+Row = tuple[int, int, int, int]
+
+
+def row_of(schema_id: int, ts: int, values: Sequence[int]) -> Row:
+    fixed = values if isinstance(values, array) else array("q", values)
+    return schema_id, ts, len(fixed), int.from_bytes(fixed, "little")
 
 
 def segment_path(directory: Path, number: int) -> Path:
@@ -44,16 +53,13 @@ class RowState:
     def __init__(self) -> None:
         self.previous: dict[int, tuple[int, int]] = {}  # schema id -> (width, row)
 
-    def encode(self, batch: Sequence[Sample]) -> tuple[bytes, dict[int, tuple[int, int]]]:
+    def encode(self, batch: Sequence[Row]) -> tuple[bytes, dict[int, tuple[int, int]]]:
         """The record's payload, and the rows it leaves as each schema's previous one: they
         become so (`previous.update`) only once the record is on disk."""
         header = array("q", [len(batch)])
         rows = []
         latest: dict[int, tuple[int, int]] = {}
-        for schema_id, ts, values in batch:
-            width = len(values)
-            fixed = values if isinstance(values, array) else array("q", values)
-            row = int.from_bytes(fixed, "little")
+        for schema_id, ts, width, row in batch:
             last = latest.get(schema_id) or self.previous.get(schema_id)
             xored = row ^ last[1] if last is not None and last[0] == width else row
             latest[schema_id] = (width, row)
@@ -118,7 +124,7 @@ class WalWriter:
         self.bytes_written = 0
         self._state = RowState()
 
-    def append(self, batch: Sequence[Sample]) -> None:
+    def append(self, batch: Sequence[Row]) -> None:
         """Write one record and fsync it (group commit: one fsync per flush, not per sample)."""
         payload, latest = self._state.encode(batch)
         record = _RECORD.pack(len(payload), zlib.crc32(payload)) + payload
