@@ -225,6 +225,47 @@ async def test_a_report_taken_by_the_store_is_evaluated_with_its_states(
     assert sorted(key[2] for key in ev.active) == ["service.active[cron.service]", "temp[cpu]"]
 
 
+async def test_states_that_repeat_are_skipped_until_they_or_the_rules_change(
+    db: Database, tmp_path: Path
+) -> None:
+    """States ride apart from the stored row, and the same ones again are not evaluated: a
+    rule added later, a state that changes, an alert that must resolve are all still seen."""
+    ev = await _evaluator(db, _rule(for_seconds=0))
+    tsdb = TimeSeriesStore(db, tmp_path, {"raw": 1, "1m": 1, "5m": 1, "1h": 1})
+    await tsdb.open()
+    online = (("host.online", 1.0),)
+
+    def snap(status: str) -> dict[str, object]:
+        return {
+            "temperature": {"sensors": [{"name": "cpu", "value": 50.0}]},
+            "docker": {"containers": [{"name": "db", "status": status}]},
+        }
+
+    async def report(ts: int, status: str) -> list[tuple[str, str]]:
+        stored = await tsdb.ingest_snapshot("h", ts, snap(status))
+        assert stored is not None
+        changes = ev.evaluate_snapshot("h", snap(status), stored=stored, extra=online)
+        await ev.persist(changes) if changes else None
+        return [(c.alert.series, c.to_state) for c in changes]
+
+    assert await report(1_000, "running") == []
+    assert await report(2_000, "exited") == []  # no rule on containers yet
+    async with db.write() as conn:
+        await store.put_rule(
+            conn, _rule(id="up", metric="container.running", comparison="<", warning=None,
+                        critical=1.0, for_seconds=0, hysteresis=0.0),
+        )  # fmt: skip
+    await ev.reload_rules()
+    fired = [("container.running[db]", "firing")]
+    resolved = [("container.running[db]", "resolved")]
+    assert await report(3_000, "exited") == fired  # the same states, a new rule
+    assert await report(4_000, "exited") == []
+    assert await report(5_000, "running") == resolved
+    assert await report(6_000, "running") == []  # quiet again: skipped from here on
+    assert await report(7_000, "exited") == fired  # a change is seen
+    assert len(await ev.observe_snapshot("h", snap("running"), extra=online)) == 1  # no store
+
+
 async def test_the_fixed_point_row_finds_every_crossing_the_values_do(db: Database) -> None:
     """The check over the store's int64 row (an addition and an AND for every position at once)
     against each value compared on its own: the same transitions at the bounds, around zero,
@@ -251,7 +292,9 @@ async def test_the_fixed_point_row_finds_every_crossing_the_values_do(db: Databa
         )
         now = T0 + timedelta(seconds=i)
         expected = await one_by_one.observe_row("h", keys, values, now=now)
-        got = await laned.observe_row("h", keys, values, fixed=to_fixed(values), now=now)
+        fixed = to_fixed(values)
+        row = int.from_bytes(fixed, "little")
+        got = await laned.observe_row("h", keys, values, row=row, lanes=len(fixed), now=now)
         assert [(c.alert.rule_id, c.alert.series, c.from_state, c.to_state, c.alert.level)
                 for c in got] == [
             (c.alert.rule_id, c.alert.series, c.from_state, c.to_state, c.alert.level)
@@ -260,7 +303,8 @@ async def test_the_fixed_point_row_finds_every_crossing_the_values_do(db: Databa
         assert laned.pending == one_by_one.pending
         seen += len(laned.pending)
     assert seen > 100
-    plan = laned._plans["h"]
+    plan = laned._hosts["h"].stored
+    assert plan is not None
     assert plan.lanes == len(keys) and plan.lane_mask  # the row check was the one used
 
 
@@ -271,7 +315,14 @@ async def test_a_pending_alert_stored_by_an_earlier_release_goes_on_in_memory(db
         await store.save_alert(conn, old)
     ev = Evaluator(db)
     await ev.load()
-    assert ev.pending == {("temp", "local", "temp[cpu]"): ("warning", T0, 75.0)}
+    [pending] = ev.pending_alerts()
+    assert (pending.rule_id, pending.series, pending.level, pending.started_at, pending.value) == (
+        "temp",
+        "temp[cpu]",
+        "warning",
+        T0,
+        75.0,
+    )
     async with db.read() as conn:
         stored = await store.get(conn, "old-id")
     assert stored is not None and stored.state == "resolved"  # not listed twice

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
-from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +38,7 @@ from fleetdeck.tsdb.series import family
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # rule id, agent id, series key
-Pending = tuple[str, datetime, float]  # level, since when, last value
+Pending = tuple[str, float, float]  # level, since when (Unix seconds), last value
 PENDING_PREFIX = "pending:"
 _GUARD = 1 << 63  # the top bit of a 64-bit lane
 
@@ -51,6 +51,20 @@ class Change(NamedTuple):
     from_state: str | None
     to_state: str
     event: str  # the notification event
+    at: datetime
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _seconds(moment: datetime) -> float:
+    """A naive-UTC datetime as Unix seconds: reports are timed with `time.time()`, a float,
+    where a datetime per report cost more than the rest of a report that crossed a bound."""
+    return (moment - _EPOCH).total_seconds()
+
+
+def _moment(seconds: float) -> datetime:
+    return _EPOCH + timedelta(seconds=seconds)
 
 
 def _split(pairs: Sequence[tuple[str, float]]) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -134,8 +148,8 @@ class Plan:
     keys: tuple[str, ...]
     rules: tuple[tuple[Rule, ...], ...]  # per position: the rules of its series
     position: dict[str, int]  # series key -> its index in the report
-    # The first `lanes` positions are the store's fixed-point int64 row (`Accepted.fixed`).
-    # Read as one little-endian integer, each position is a 64-bit lane; adding `lane_add`
+    # The first `lanes` positions are the store's fixed-point row as one little-endian
+    # integer (`Accepted.row`): each position is a 64-bit lane; adding `lane_add`
     # (2^63 - bound, per lane with an upper bound of 0 or more) sets a lane's top bit exactly
     # when its value reaches the bound, and `lane_mask` keeps those bits: one addition and one
     # AND at C speed check every lane. A negative lane carries one into the next lane up,
@@ -148,13 +162,14 @@ class Plan:
     # min() of each `below` run over it. Families sit together in a report: a handful of runs.
     above_runs: tuple[tuple[int, int, float], ...]
     below_runs: tuple[tuple[int, int, float], ...]
+    lanes_only: bool  # no runs: the lanes say it all (a row of no lanes and no rules, too)
 
-    def crossing(self, values: Sequence[float], fixed: array[int] | None = None) -> list[int]:
+    def crossing(self, values: Sequence[float], row: int | None = None) -> list[int]:
         """Positions whose value may be past a bound of their rules, ascending, and every
         position that is (the rules' own comparison decides)."""
         hits: list[int] = []
-        if self.lane_mask and fixed is not None:
-            crossed = (int.from_bytes(fixed, "little") + self.lane_add) & self.lane_mask
+        if self.lane_mask and row is not None:
+            crossed = (row + self.lane_add) & self.lane_mask
             while crossed:  # lane i's guard is bit 64 i + 63
                 lowest = crossed & -crossed
                 hits.append((lowest.bit_length() >> 6) - 1)
@@ -187,6 +202,31 @@ def _runs(bounds: Sequence[float]) -> tuple[tuple[int, int, float], ...]:
     return tuple(runs)
 
 
+class _Host:
+    """What the evaluator keeps of one host between its reports, behind one lookup (reports
+    come between other hosts' ingests, which evict what they do not touch: every structure a
+    report reads costs a cache miss)."""
+
+    __slots__ = ("stored", "stored_keys", "states", "quiet_states", "watched")
+
+    def __init__(self) -> None:
+        self.stored: Plan | None = None  # of the store's row
+        # The keys tuple `stored` was last found for: a plan is shared by the hosts of one
+        # layout, each with its own equal tuple, and comparing 100 keys costs a report.
+        self.stored_keys: tuple[str, ...] | None = None
+        self.states: Plan | None = None  # of the states and extras (units, containers, online)
+        # The states and extras last evaluated when none of them neared a bound: the same
+        # again, under the same plan, need no evaluation.
+        self.quiet_states: Sequence[tuple[str, float]] | None = None
+        # series -> how many of its alerts are pending or firing: those bypass the fast path
+        self.watched: dict[str, int] = {}
+
+
+def _follows(host: _Host, plan: Plan) -> bool:
+    """Whether an alert of the host is on a series of this plan."""
+    return bool(host.watched) and any(k in plan.position for k in host.watched)
+
+
 class Evaluator:
     def __init__(self, db: Database, *, on_queued: Callable[[], None] | None = None) -> None:
         self.db = db
@@ -197,11 +237,9 @@ class Evaluator:
         self._stale: set[Key] = set()  # active alerts of rules since disabled or deleted
         self.active: dict[Key, AlertRow] = {}  # firing alerts
         self.pending: dict[Key, Pending] = {}
-        # agent -> series -> how many of its alerts are pending or firing: those bypass the
-        # fast path.
-        self._watched: dict[str, dict[str, int]] = {}
-        self._plans: dict[str, Plan] = {}  # agent -> plan of its last report
+        self._hosts: dict[str, _Host] = {}
         self._shared_plans: dict[tuple[str, ...], Plan] = {}  # layout -> plan, no host rules
+        self._lanes: dict[int, int] = {}  # equal lane constants as one object, kept in cache
         self._version = 0  # bumped by reload_rules: plans made before are stale
         self._reminded: dict[str, datetime] = {}  # alert id -> last announcement
 
@@ -222,7 +260,7 @@ class Evaluator:
             if alert.state == "firing":
                 self.active[key] = alert
             else:
-                self.pending[key] = (alert.level, alert.started_at, alert.value)
+                self.pending[key] = (alert.level, _seconds(alert.started_at), alert.value)
                 legacy.append(alert)
         if legacy:  # they go on in memory; their rows are closed, not to be listed twice
             async with self.db.write() as conn:
@@ -247,7 +285,7 @@ class Evaluator:
                 by_family.setdefault(rule.family, []).append(rule)
         self._by_family, self._by_host = by_family, by_host
         self._version += 1
-        self._shared_plans = {}
+        self._shared_plans, self._lanes = {}, {}
         live = {r.id for r in rules if r.enabled}
         self._stale = {key for key in chain(self.active, self.pending) if key[0] not in live}
 
@@ -259,23 +297,82 @@ class Evaluator:
         stored: Accepted | None = None,
         groups: frozenset[str] = frozenset(),
         extra: tuple[tuple[str, float], ...] = (),
-    ) -> None:
+    ) -> list[Change]:
+        """`evaluate_snapshot`, then `persist`: returns the transitions written."""
+        changes = self.evaluate_snapshot(
+            agent_id, snapshot, stored=stored, groups=groups, extra=extra
+        )
+        if changes:
+            await self.persist(changes)
+        return changes
+
+    async def persist(self, changes: list[Change]) -> None:
+        """Write transitions `evaluate_snapshot` returned, with their notifications. A failure
+        is logged, never raised: alerting must not stop collection or ingest."""
+        try:
+            await self._persist(changes, changes[0].at)
+        except Exception:
+            log.exception("writing %d alert transitions failed", len(changes))
+
+    def evaluate_snapshot(
+        self,
+        agent_id: str,
+        snapshot: dict[str, Any],
+        *,
+        stored: Accepted | None = None,
+        groups: frozenset[str] = frozenset(),
+        extra: tuple[tuple[str, float], ...] = (),
+    ) -> list[Change]:
         """A host's report: its stored series (`stored`, the row the time-series store took
         from it, else read from the snapshot), its states (units, containers) and `extra`.
-        A failure is logged, never raised: alerting must not stop collection or ingest."""
+        Returns the transitions it makes, for `persist`; most reports make none, and then
+        nothing awaits (the hub calls this for every report). A failure is logged, never
+        raised: alerting must not stop collection or ingest."""
         try:
+            more = states.with_extra(snapshot, extra)
+            host = self._hosts.get(agent_id)
+            # The common case, inline (reports come between other hosts' ingests, and each
+            # call and lookup here costs more than in a loop of its own): the same layout
+            # and rules as last time, no alert to follow, the row's lanes under every bound
+            # (one addition, one AND) and the same states as last time, when none neared one.
+            if (
+                host is not None
+                and stored is not None
+                and not host.watched
+                and not self._stale
+                and host.stored_keys is stored.keys
+                and (plan := host.stored) is not None
+                and plan.version == self._version
+                and plan.lanes_only
+                and not (stored.row + plan.lane_add) & plan.lane_mask
+                and (more is host.quiet_states or more == host.quiet_states)
+                and host.states is not None
+                and host.states.version == self._version
+            ):
+                return []
+            if host is None:
+                host = self._hosts[agent_id] = _Host()
+            now = time.time()
             if stored is None:
-                stored_keys, stored_values = _split(list(series.from_snapshot(snapshot)))
+                keys, values = _split([*series.from_snapshot(snapshot), *more])
+                changes = self._evaluate(agent_id, host, keys, values, None, 0, groups, now)
             else:
-                stored_keys, stored_values = stored.keys, stored.values
-            more = [*states.from_snapshot(snapshot), *extra]
-            if more:
-                more_keys, more_values = _split(more)
-                stored_keys, stored_values = stored_keys + more_keys, stored_values + more_values
-            fixed = stored.fixed if stored is not None else None
-            await self.observe_row(agent_id, stored_keys, stored_values, fixed=fixed, groups=groups)
+                changes = self._evaluate(
+                    agent_id, host, stored.keys, stored.values, stored.row, len(stored.fixed),
+                    groups, now,
+                )  # fmt: skip
+                plan = host.states
+                if (
+                    (more is not host.quiet_states and more != host.quiet_states)
+                    or plan is None
+                    or plan.version != self._version
+                    or _follows(host, plan)
+                ):
+                    changes += self._evaluate_states(agent_id, host, more, groups, now)
+            return changes
         except Exception:
             log.exception("alert evaluation failed for %s", agent_id)
+            return []
 
     async def observe(
         self,
@@ -294,32 +391,90 @@ class Evaluator:
         keys: tuple[str, ...],
         values: tuple[float, ...],
         *,
-        fixed: array[int] | None = None,
+        row: int | None = None,
+        lanes: int = 0,
         groups: frozenset[str] = frozenset(),
         now: datetime | None = None,
     ) -> list[Change]:
-        """One report as parallel keys and values, with `fixed`, the store's fixed-point row
-        of its first values when there is one. Cheapest when `keys` is the same tuple as last
-        time (the store hands out one per host layout)."""
-        plan = self._plans.get(agent_id)
-        lanes = 0 if fixed is None else len(fixed)
+        """One report as parallel keys and values, with `row`, the store's fixed-point row of
+        its first `lanes` values as one integer (`Accepted.row`) when there is one. Cheapest
+        when `keys` is the same tuple as last time (the store hands out one per host layout)."""
+        host = self._hosts.get(agent_id) or self._hosts.setdefault(agent_id, _Host())
+        clock = time.time() if now is None else _seconds(now)
+        changes = self._evaluate(agent_id, host, keys, values, row, lanes, groups, clock)
+        if changes:
+            await self._persist(changes, changes[0].at)
+        return changes
+
+    def _evaluate_states(
+        self,
+        agent_id: str,
+        host: _Host,
+        more: Sequence[tuple[str, float]],
+        groups: frozenset[str],
+        now: float,
+    ) -> list[Change]:
+        """States and extras ride apart from the stored row: a handful of 1/0 values that
+        rarely change, so the same ones again are skipped (see `_Host.quiet_states`)."""
+        host.quiet_states = None
+        keys, values = _split(more)
+        plan = host.states
+        if plan is None or plan.version != self._version or plan.keys != keys:
+            plan = host.states = self._plan(agent_id, keys, 0)
+        if not _follows(host, plan) and not plan.crossing(values):
+            host.quiet_states = more
+            return []
+        return self._follow(agent_id, host, plan, keys, values, None, groups, now)
+
+    def _evaluate(
+        self,
+        agent_id: str,
+        host: _Host,
+        keys: tuple[str, ...],
+        values: tuple[float, ...],
+        row: int | None,
+        lanes: int,
+        groups: frozenset[str],
+        now: float,
+    ) -> list[Change]:
+        """The transitions one report makes, to be persisted; nothing awaits in here, so a
+        report that crosses nothing costs no coroutine of its own."""
+        if row is None:
+            lanes = 0
+        plan = host.stored
         if (
             plan is None
             or plan.version != self._version
-            or (plan.keys is not keys and plan.keys != keys)
+            or (host.stored_keys is not keys and plan.keys != keys)
             or plan.lanes != lanes
         ):
-            plan = self._plan(agent_id, keys, lanes)
-        watched = self._watched.get(agent_id)
+            plan = host.stored = self._plan(agent_id, keys, lanes)
+        host.stored_keys = keys
         # Most reports cross nothing: a few big-integer operations say so.
-        hits = plan.crossing(values, fixed)
-        if not hits and not watched and not self._stale:
+        hits = plan.crossing(values, row)
+        if not hits and not host.watched and not self._stale:
             return []  # the common case: nothing crossed, nothing to follow
+        return self._follow(agent_id, host, plan, keys, values, hits, groups, now)
+
+    def _follow(
+        self,
+        agent_id: str,
+        host: _Host,
+        plan: Plan,
+        keys: tuple[str, ...],
+        values: tuple[float, ...],
+        hits: list[int] | None,
+        groups: frozenset[str],
+        now: float,
+    ) -> list[Change]:
+        """Steps the rules of the positions that crossed (`hits`, None: find them) and of the
+        series with an alert, and resolves the host's alerts of rules gone."""
+        if hits is None:
+            hits = plan.crossing(values)
         changes: list[Change] = []
-        now = now or utcnow()
-        if watched:  # series with an active alert are followed whatever their value
+        if host.watched:  # series with an active alert are followed whatever their value
             position = plan.position
-            followed = [position[k] for k in watched if k in position]
+            followed = [position[k] for k in host.watched if k in position]
             hits = sorted(set(hits).union(followed)) if hits else sorted(followed)
         step = self._step
         for i in hits:
@@ -338,11 +493,9 @@ class Evaluator:
             alert = self.active.get(key)
             if alert is not None:
                 changes.append(self._resolve(key, alert, now))
-        if changes:
-            await self._persist(changes, now)
         return changes
 
-    def _step(self, rule: Rule, key: Key, value: float, now: datetime) -> Change | None:
+    def _step(self, rule: Rule, key: Key, value: float, now: float) -> Change | None:
         level = rule.level_for(value)
         alert = self.active.get(key)
         if alert is None:
@@ -361,7 +514,7 @@ class Evaluator:
                 self._watch(key, -1)
                 return None
             started = pending[1]
-            if (now - started).total_seconds() >= rule.for_seconds:
+            if now - started >= rule.for_seconds:
                 del self.pending[key]
                 return self._fire(key, rule, level, value, started, now, from_state="pending")
             self.pending[key] = (level, started, value)
@@ -372,27 +525,23 @@ class Evaluator:
             lower = "warning" if alert.level == "critical" else None
             if lower and rule.warning is not None and rule.holds(value, lower):
                 alert.level, alert.threshold = lower, rule.threshold(lower)
-                return Change(alert, "firing", "firing", "alert.level_changed")
+                return Change(alert, "firing", "firing", "alert.level_changed", _moment(now))
             return self._resolve(key, alert, now)
         if level == "critical" and alert.level == "warning":
             alert.level, alert.threshold = level, rule.threshold(level)
-            return Change(alert, "firing", "firing", "alert.level_changed")
+            return Change(alert, "firing", "firing", "alert.level_changed", _moment(now))
         return None
 
     def _plan(self, agent_id: str, keys: tuple[str, ...], lanes: int) -> Plan:
         """Per position of this host's report: the rules that apply and their bounds.
         Hosts without rules of their own and with the same layout share one plan."""
         host = self._by_host.get(agent_id)
-        if host is None:
-            shared = self._shared_plans.get(keys)
-            if shared is None or shared.version != self._version or shared.lanes != lanes:
-                shared = self._build_plan(keys, {}, lanes)
-                self._shared_plans[keys] = shared
-            self._plans[agent_id] = shared
-            return shared
-        plan = self._build_plan(keys, host, lanes)
-        self._plans[agent_id] = plan
-        return plan
+        if host is not None:
+            return self._build_plan(keys, host, lanes)
+        shared = self._shared_plans.get(keys)
+        if shared is None or shared.version != self._version or shared.lanes != lanes:
+            shared = self._shared_plans[keys] = self._build_plan(keys, {}, lanes)
+        return shared
 
     def _build_plan(self, keys: tuple[str, ...], host: dict[str, list[Rule]], lanes: int) -> Plan:
         per_position, above, below = [], [], []
@@ -416,33 +565,33 @@ class Evaluator:
             above.append(lo)
             below.append(hi)
         position = {k: i for i, k in enumerate(keys)}
+        above_runs, below_runs = _runs(above), _runs(below)
+        lane_add = self._lanes.setdefault(lane_add, lane_add)
+        lane_mask = self._lanes.setdefault(lane_mask, lane_mask)
         return Plan(
             self._version, keys, tuple(per_position), position, lanes, lane_add, lane_mask,
-            _runs(above), _runs(below),
+            above_runs, below_runs, not above_runs and not below_runs,
         )  # fmt: skip
 
     def _watch(self, key: Key, delta: int) -> None:
-        series = self._watched.get(key[1])
-        if series is None:
-            series = self._watched[key[1]] = {}
-        count = series.get(key[2], 0) + delta
+        host = self._hosts.get(key[1]) or self._hosts.setdefault(key[1], _Host())
+        count = host.watched.get(key[2], 0) + delta
         if count > 0:
-            series[key[2]] = count
+            host.watched[key[2]] = count
         else:
-            series.pop(key[2], None)
-            if not series:
-                del self._watched[key[1]]
+            host.watched.pop(key[2], None)
 
     def _fire(
-        self, key: Key, rule: Rule, level: str, value: float, started: datetime, now: datetime,
+        self, key: Key, rule: Rule, level: str, value: float, started: float, now: float,
         *, from_state: str | None,
     ) -> Change:  # fmt: skip
+        fired = _moment(now)
         alert = AlertRow(
             str(uuid.uuid4()), rule.id, key[1], key[2], level, "firing", value,
-            rule.threshold(level), started, fired_at=now,
+            rule.threshold(level), _moment(started), fired_at=fired,
         )  # fmt: skip
         self.active[key] = alert
-        return Change(alert, from_state, "firing", "alert.firing")
+        return Change(alert, from_state, "firing", "alert.firing", fired)
 
     def pending_alerts(self, agent_id: str | None = None) -> list[AlertRow]:
         """Pending alerts as alerts (they have no stored id: theirs says what they are). Those
@@ -450,17 +599,18 @@ class Evaluator:
         return [
             AlertRow(
                 PENDING_PREFIX + "|".join(key), key[0], key[1], key[2], level, "pending", value,
-                self.rules[key[0]].threshold(level), started,
+                self.rules[key[0]].threshold(level), _moment(started),
             )
             for key, (level, started, value) in self.pending.items()
             if (agent_id is None or key[1] == agent_id) and key[0] in self.rules
         ]  # fmt: skip
 
-    def _resolve(self, key: Key, alert: AlertRow, now: datetime) -> Change:
+    def _resolve(self, key: Key, alert: AlertRow, now: float) -> Change:
         del self.active[key]
         self._watch(key, -1)
-        alert.state, alert.resolved_at = "resolved", now
-        return Change(alert, "firing", "resolved", "alert.resolved")
+        resolved = _moment(now)
+        alert.state, alert.resolved_at = "resolved", resolved
+        return Change(alert, "firing", "resolved", "alert.resolved", resolved)
 
     async def _persist(self, changes: list[Change], now: datetime) -> None:
         queued = False

@@ -5,7 +5,7 @@ when an agent goes offline (fleet/hub.py feeds it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fleetdeck.tsdb.series import key
@@ -23,3 +23,13 @@ def from_snapshot(snap: dict[str, Any]) -> Iterator[tuple[str, float]]:
     for container in (snap.get("docker") or {}).get("containers") or ():
         running = container.get("status") == "running"
         yield key("container.running", container["name"]), 1.0 if running else 0.0
+
+
+def with_extra(
+    snap: dict[str, Any], extra: tuple[tuple[str, float], ...]
+) -> Sequence[tuple[str, float]]:
+    """The snapshot's states, then `extra`; `extra` itself when there are no states, so a
+    caller that passes the same tuple each time can tell "the same as last time" by identity."""
+    if not (snap.get("systemd") or snap.get("docker")):
+        return extra
+    return [*from_snapshot(snap), *extra]

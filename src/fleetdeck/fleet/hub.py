@@ -295,11 +295,13 @@ class Hub:
             self.bus.publish(topic, frame)
         if self.bus.subscriber_count(FLEET_TOPIC):
             self.bus.publish(FLEET_TOPIC, summary_frame(agent_id, snapshot))
-        if self.evaluator is not None:
-            await self.evaluator.observe_snapshot(
+        if self.evaluator is not None:  # most reports change no alert: no await for them
+            changes = self.evaluator.evaluate_snapshot(
                 agent_id, snapshot, stored=stored, groups=self.groups.of(agent_id),
                 extra=((ONLINE_KEY, 1.0),),
             )  # fmt: skip
+            if changes:
+                await self.evaluator.persist(changes)
         return True
 
     # -- the watcher ---------------------------------------------------------------------
