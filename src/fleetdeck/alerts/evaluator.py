@@ -224,7 +224,7 @@ class _Host:
 
 def _follows(host: _Host, plan: Plan) -> bool:
     """Whether an alert of the host is on a series of this plan."""
-    return bool(host.watched) and any(k in plan.position for k in host.watched)
+    return bool(host.watched) and not host.watched.keys().isdisjoint(plan.position)
 
 
 class Evaluator:
@@ -497,18 +497,10 @@ class Evaluator:
 
     def _step(self, rule: Rule, key: Key, value: float, now: float) -> Change | None:
         level = rule.level_for(value)
-        alert = self.active.get(key)
-        if alert is None:
-            # This runs for every pending alert, and most never fire: a tuple each, until then.
-            pending = self.pending.get(key)
-            if pending is None:
-                if level is None:
-                    return None
-                self._watch(key, +1)
-                if rule.for_seconds > 0:
-                    self.pending[key] = (level, now, value)
-                    return None
-                return self._fire(key, rule, level, value, now, now, from_state=None)
+        # Most steps are of a pending alert (an alert is pending or firing, never both), and
+        # most of those never fire: a tuple each, until then.
+        pending = self.pending.get(key)
+        if pending is not None:
             if level is None:  # cleared before its `for`: forgotten
                 del self.pending[key]
                 self._watch(key, -1)
@@ -519,6 +511,15 @@ class Evaluator:
                 return self._fire(key, rule, level, value, started, now, from_state="pending")
             self.pending[key] = (level, started, value)
             return None
+        alert = self.active.get(key) if self.active else None
+        if alert is None:
+            if level is None:
+                return None
+            self._watch(key, +1)
+            if rule.for_seconds > 0:
+                self.pending[key] = (level, now, value)
+                return None
+            return self._fire(key, rule, level, value, now, now, from_state=None)
         alert.value = value
         # firing
         if not rule.holds(value, alert.level):
