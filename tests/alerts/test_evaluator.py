@@ -221,7 +221,7 @@ async def test_a_report_taken_by_the_store_is_evaluated_with_its_states(
     }
     stored = await tsdb.ingest_snapshot("local", 1_000, snap)
     assert stored is not None and "temp[cpu]" in stored.keys
-    await ev.observe_snapshot("local", snap, stored=stored)
+    await ev.persist(ev.evaluate_snapshot("local", snap, stored=stored))
     assert sorted(key[2] for key in ev.active) == ["service.active[cron.service]", "temp[cpu]"]
 
 
@@ -245,7 +245,8 @@ async def test_states_that_repeat_are_skipped_until_they_or_the_rules_change(
         stored = await tsdb.ingest_snapshot("h", ts, snap(status))
         assert stored is not None
         changes = ev.evaluate_snapshot("h", snap(status), stored=stored, extra=online)
-        await ev.persist(changes) if changes else None
+        if changes:
+            await ev.persist(changes)
         return [(c.alert.series, c.to_state) for c in changes]
 
     assert await report(1_000, "running") == []
@@ -263,7 +264,8 @@ async def test_states_that_repeat_are_skipped_until_they_or_the_rules_change(
     assert await report(5_000, "running") == resolved
     assert await report(6_000, "running") == []  # quiet again: skipped from here on
     assert await report(7_000, "exited") == fired  # a change is seen
-    assert len(await ev.observe_snapshot("h", snap("running"), extra=online)) == 1  # no store
+    changes = ev.evaluate_snapshot("h", snap("running"), extra=online)  # without a store
+    assert [(c.alert.series, c.to_state) for c in changes] == resolved
 
 
 async def test_the_fixed_point_row_finds_every_crossing_the_values_do(db: Database) -> None:

@@ -289,26 +289,11 @@ class Evaluator:
         live = {r.id for r in rules if r.enabled}
         self._stale = {key for key in chain(self.active, self.pending) if key[0] not in live}
 
-    async def observe_snapshot(
-        self,
-        agent_id: str,
-        snapshot: dict[str, Any],
-        *,
-        stored: Accepted | None = None,
-        groups: frozenset[str] = frozenset(),
-        extra: tuple[tuple[str, float], ...] = (),
-    ) -> list[Change]:
-        """`evaluate_snapshot`, then `persist`: returns the transitions written."""
-        changes = self.evaluate_snapshot(
-            agent_id, snapshot, stored=stored, groups=groups, extra=extra
-        )
-        if changes:
-            await self.persist(changes)
-        return changes
-
     async def persist(self, changes: list[Change]) -> None:
         """Write transitions `evaluate_snapshot` returned, with their notifications. A failure
         is logged, never raised: alerting must not stop collection or ingest."""
+        if not changes:
+            return
         try:
             await self._persist(changes, changes[0].at)
         except Exception:

@@ -72,9 +72,11 @@ class LocalMonitor:
             stored = await self.tsdb.ingest_snapshot(LOCAL_AGENT_ID, collected_at, snap)
         if self.evaluator is not None:
             member_of = self.groups.of(LOCAL_AGENT_ID) if self.groups else frozenset()
-            await self.evaluator.observe_snapshot(
+            changes = self.evaluator.evaluate_snapshot(
                 LOCAL_AGENT_ID, snap, stored=stored, groups=member_of
             )
+            if changes:
+                await self.evaluator.persist(changes)
 
     async def run(self) -> None:
         next_at = time.monotonic()
