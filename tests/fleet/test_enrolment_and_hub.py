@@ -11,12 +11,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fleetdeck.agent.identity import Identity
 from fleetdeck.alerts.evaluator import Evaluator
+from fleetdeck.alerts.rules import Rule
 from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.errors import Unauthorized
 from fleetdeck.fleet import enrolment
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.hub import STATUS_TOPIC, Hub, effective_config
 from fleetdeck.store import agents, groups
+from fleetdeck.store import alerts as alert_store
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
 
@@ -111,3 +113,29 @@ async def test_the_hub_ingests_dedupes_persists_and_marks_offline(
     assert gone == ["web-1"] and hub.status("web-1") == "offline"
     assert b'"offline"' in await statuses.get()
     await tsdb.close()
+
+
+async def test_a_host_down_rule_with_a_for_fires_while_the_host_stays_away(
+    db: Database, tmp_path: Path
+) -> None:
+    """An offline host sends no report to step its pending alert: the sweep does."""
+    evaluator = Evaluator(db)
+    await evaluator.load()
+    async with db.write() as conn:
+        await alert_store.put_rule(
+            conn, Rule(id="down", name="Host down", metric="host.online", comparison="<",
+                       warning=None, critical=1.0, for_seconds=1, hysteresis=0.0),
+        )  # fmt: skip
+    await evaluator.reload_rules()
+    hub = Hub(db, MemoryBus(), None, evaluator, GroupIndex(db))
+    hub.approved("web-1", effective_config({"interval": 1}))
+    assert await hub.report("web-1", int(time.time() * 1000), {"cpu": {"totalUsage": 1.0}})
+    assert await hub.sweep(now=time.monotonic() + 10) == ["web-1"]
+    assert [a.state for a in evaluator.pending_alerts("web-1")] == ["pending"]
+    await hub.sweep(now=time.monotonic() + 10)  # within its `for`: still pending
+    assert not evaluator.active
+    time.sleep(1.1)
+    await hub.sweep(now=time.monotonic() + 10)
+    assert [(k[0], a.state) for k, a in evaluator.active.items()] == [("down", "firing")]
+    assert await hub.report("web-1", int(time.time() * 1000), {"cpu": {"totalUsage": 1.0}})
+    assert not evaluator.active  # back: resolved

@@ -289,6 +289,11 @@ class Evaluator:
         live = {r.id for r in rules if r.enabled}
         self._stale = {key for key in chain(self.active, self.pending) if key[0] not in live}
 
+    def follows(self, agent_id: str, series_key: str) -> bool:
+        """Whether an alert of this host on this series is pending or firing."""
+        host = self._hosts.get(agent_id)
+        return host is not None and series_key in host.watched
+
     async def persist(self, changes: list[Change]) -> None:
         """Write transitions `evaluate_snapshot` returned, with their notifications. A failure
         is logged, never raised: alerting must not stop collection or ingest."""

@@ -311,22 +311,32 @@ class Hub:
         now = time.monotonic() if now is None else now
         gone = []
         for agent_id, state in list(self.states.items()):
-            if not state.online or state.last_report is None:
+            if state.last_report is None:
+                continue
+            if not state.online:
+                # An offline host reports nothing: its `host.online` alert is stepped here,
+                # so a rule with a `for` fires once the host stayed away that long.
+                if self.evaluator is not None and self.evaluator.follows(agent_id, ONLINE_KEY):
+                    await self._offline(agent_id)
                 continue
             if now - state.last_report > MISSED_INTERVALS * state.interval:
                 state.online = False
                 gone.append(agent_id)
                 self._announce(agent_id, "offline")
-                if self.evaluator is not None:
-                    try:
-                        await self.evaluator.observe(
-                            agent_id, [(ONLINE_KEY, 0.0)], groups=self.groups.of(agent_id)
-                        )
-                    except Exception:
-                        log.exception("alert evaluation failed for %s", agent_id)
+                await self._offline(agent_id)
         if gone:
             await self.persist()
         return gone
+
+    async def _offline(self, agent_id: str) -> None:
+        if self.evaluator is None:
+            return
+        try:
+            await self.evaluator.observe(
+                agent_id, [(ONLINE_KEY, 0.0)], groups=self.groups.of(agent_id)
+            )
+        except Exception:
+            log.exception("alert evaluation failed for %s", agent_id)
 
     async def persist(self) -> None:
         """Write last_seen of agents that reported since the last write, in one transaction."""
