@@ -89,3 +89,24 @@ def test_invalid_configuration_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "fleetdeck.toml").write_text("port = 'eighty'\n")
     done = run("db", "upgrade", cwd=tmp_path)
     assert done.returncode == 2 and "invalid configuration" in done.stderr and "port" in done.stderr
+
+
+def test_the_server_starts_without_the_cli_framework_and_refuses_bad_configuration(
+    tmp_path: Path,
+) -> None:
+    """`fleetdeck server` parses its own options (typer and rich would stay resident: ~5 MB)
+    and refuses what the typer command refuses, before serving anything."""
+    missing = tmp_path / "missing.toml"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *FLEETDECK[1:], "server", "--config", str(missing)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "invalid configuration" in done.stderr
+    assert str(missing) in done.stderr
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()}
+    assert "fleetdeck" in imported and not imported & {"typer", "rich", "click"}
+    (tmp_path / "fleetdeck.toml").write_text("port = 'eighty'\n")
+    done = run("server", cwd=tmp_path)
+    assert done.returncode == 2 and "invalid configuration" in done.stderr and "port" in done.stderr
+    done = run("server", "--port", "eighty")
+    assert done.returncode == 2 and "--port" in done.stderr

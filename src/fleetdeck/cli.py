@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -99,49 +98,19 @@ def server(
     ] = None,
 ) -> None:
     """Run the fleetdeck server: API, live stream and the local host's collector."""
-    import uvicorn
+    from fleetdeck.serve import run
 
-    from fleetdeck.app import create_app
-    from fleetdeck.memory import return_large_blocks_to_the_os
-
-    return_large_blocks_to_the_os()
-    settings = _settings(
-        config,
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        database_url=database_url,
-        refresh_interval=refresh_interval,
-        log_level=log_level,
-        tls=tls,
-    )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    ssl_options: dict[str, str] = {}
-    if settings.tls == "auto":
-        from fleetdeck import tls as tls_auto
-
-        names = tls_auto.default_names(settings.host)
-        names += [n.strip() for n in settings.tls_names.split(",") if n.strip()]
-        made = tls_auto.ensure(settings.data_dir, list(dict.fromkeys(names)))
-        ssl_options = {"ssl_certfile": str(made.cert), "ssl_keyfile": str(made.key)}
-        logging.getLogger("fleetdeck.tls").warning(
-            "HTTPS with the private CA %s; agents pin it with --ca-fingerprint %s",
-            made.ca, made.fingerprint,
+    run(
+        _settings(
+            config,
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            database_url=database_url,
+            refresh_interval=refresh_interval,
+            log_level=log_level,
+            tls=tls,
         )  # fmt: skip
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        # Open SSE streams never finish on their own; without a limit a stop would wait forever.
-        timeout_graceful_shutdown=3,
-        # Agents' reports are small JSON on a LAN: compressing every frame (and every ack) cost
-        # the server more CPU than anything else on the agent link (bench/fleet).
-        ws_per_message_deflate=False,
-        **ssl_options,  # type: ignore[arg-type]
     )
 
 

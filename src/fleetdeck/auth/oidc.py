@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from fleetdeck.auth.keys import SecretBox
 from fleetdeck.auth.service import USERNAME_PATTERN
@@ -196,6 +193,11 @@ async def finish(
     redirect_uri: str,
 ) -> tuple[dict[str, Any], str]:
     """Exchange the code, check the ID token; returns its claims and where to send the user."""
+    # Imported here, as authlib in `start`: joserfc costs every server ~3 MB resident.
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     flow = _open_flow(box, sealed_flow, state)
     meta = await discover(config.issuer)
     form = {
