@@ -107,9 +107,9 @@ async def ingest_cpu(directory: Path, hosts: int, ticks: int) -> dict[str, Any]:
     fleet = [Host(i) for i in range(hosts)]
     names = [f"host-{i:04d}" for i in range(hosts)]
     t0 = int(time.time() * 1000) - ticks * STEP_MS
+    ts = t0 - (WARMUP_TICKS + 1) * STEP_MS
     for name, host in zip(names, fleet, strict=True):  # registration, not measured
         row = host.tick()
-        ts = t0 - (WARMUP_TICKS + 1) * STEP_MS
         await plain.ingest(name, ts, zip(KEYS, row, strict=True))
         first = await store.ingest(name, ts, zip(KEYS, row, strict=True))
         if first is not None:  # so is the evaluator's plan of each host's layout

@@ -53,13 +53,11 @@ DatabaseOpt = Annotated[
 
 
 def _settings(config: Path | None, **flags: object) -> Settings:
-    from pydantic import ValidationError
-
-    from fleetdeck.config import load_settings
+    from fleetdeck.config import INVALID, load_settings
 
     try:
         return load_settings(config, **flags)
-    except (ValidationError, FileNotFoundError, ValueError, OSError) as exc:
+    except INVALID as exc:
         err.print(f"[red]fleetdeck: invalid configuration:[/red] {exc}")
         raise typer.Exit(2) from exc
 
@@ -100,18 +98,11 @@ def server(
     """Run the fleetdeck server: API, live stream and the local host's collector."""
     from fleetdeck.serve import run
 
-    run(
-        _settings(
-            config,
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            database_url=database_url,
-            refresh_interval=refresh_interval,
-            log_level=log_level,
-            tls=tls,
-        )  # fmt: skip
-    )
+    settings = _settings(
+        config, host=host, port=port, data_dir=data_dir, database_url=database_url,
+        refresh_interval=refresh_interval, log_level=log_level, tls=tls,
+    )  # fmt: skip
+    run(settings)
 
 
 @db_app.command("upgrade")

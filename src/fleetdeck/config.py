@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -213,6 +213,11 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+# What `load_settings` raises for a configuration that cannot be used: the commands report it
+# as "invalid configuration" and exit with status 2.
+INVALID = (ValidationError, FileNotFoundError, ValueError, OSError)
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:

@@ -58,9 +58,7 @@ def run(settings: Settings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from pydantic import ValidationError
-
-    from fleetdeck.config import load_settings
+    from fleetdeck.config import INVALID, load_settings
 
     parser = argparse.ArgumentParser(prog="fleetdeck server")
     parser.add_argument("--config", "-c", type=Path, default=os.environ.get("FLEETDECK_CONFIG"))
@@ -78,7 +76,7 @@ def main(argv: list[str]) -> int:
             database_url=args.database_url, refresh_interval=args.refresh_interval,
             log_level=args.log_level, tls=args.tls,
         )  # fmt: skip
-    except (ValidationError, FileNotFoundError, ValueError, OSError) as exc:
+    except INVALID as exc:
         print(f"fleetdeck: invalid configuration: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     run(settings)

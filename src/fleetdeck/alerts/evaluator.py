@@ -51,7 +51,7 @@ class Change(NamedTuple):
     from_state: str | None
     to_state: str
     event: str  # the notification event
-    at: datetime
+    at: datetime  # when it happened (naive UTC)
 
 
 _EPOCH = datetime(1970, 1, 1)
@@ -300,7 +300,7 @@ class Evaluator:
         if not changes:
             return
         try:
-            await self._persist(changes, changes[0].at)
+            await self._persist(changes)
         except Exception:
             log.exception("writing %d alert transitions failed", len(changes))
 
@@ -340,8 +340,7 @@ class Evaluator:
                 and host.states.version == self._version
             ):
                 return []
-            if host is None:
-                host = self._hosts[agent_id] = _Host()
+            host = host or self._host(agent_id)
             now = time.time()
             if stored is None:
                 keys, values = _split([*series.from_snapshot(snapshot), *more])
@@ -389,11 +388,12 @@ class Evaluator:
         """One report as parallel keys and values, with `row`, the store's fixed-point row of
         its first `lanes` values as one integer (`Accepted.row`) when there is one. Cheapest
         when `keys` is the same tuple as last time (the store hands out one per host layout)."""
-        host = self._hosts.get(agent_id) or self._hosts.setdefault(agent_id, _Host())
         clock = time.time() if now is None else _seconds(now)
-        changes = self._evaluate(agent_id, host, keys, values, row, lanes, groups, clock)
+        changes = self._evaluate(
+            agent_id, self._host(agent_id), keys, values, row, lanes, groups, clock
+        )
         if changes:
-            await self._persist(changes, changes[0].at)
+            await self._persist(changes)
         return changes
 
     def _evaluate_states(
@@ -564,8 +564,14 @@ class Evaluator:
             above_runs, below_runs, not above_runs and not below_runs,
         )  # fmt: skip
 
+    def _host(self, agent_id: str) -> _Host:
+        host = self._hosts.get(agent_id)
+        if host is None:
+            host = self._hosts[agent_id] = _Host()
+        return host
+
     def _watch(self, key: Key, delta: int) -> None:
-        host = self._hosts.get(key[1]) or self._hosts.setdefault(key[1], _Host())
+        host = self._host(key[1])
         count = host.watched.get(key[2], 0) + delta
         if count > 0:
             host.watched[key[2]] = count
@@ -603,7 +609,7 @@ class Evaluator:
         alert.state, alert.resolved_at = "resolved", resolved
         return Change(alert, "firing", "resolved", "alert.resolved", resolved)
 
-    async def _persist(self, changes: list[Change], now: datetime) -> None:
+    async def _persist(self, changes: list[Change]) -> None:
         queued = False
         async with self.db.write() as conn:
             channels = [c for c in await notifications.list_channels(conn) if c.enabled]
@@ -614,12 +620,13 @@ class Evaluator:
                     conn, change.alert, change.from_state, change.to_state
                 )
                 if change.event == "alert.firing":
-                    self._reminded[change.alert.id] = now
+                    self._reminded[change.alert.id] = change.at
                 wanted = change.event != "alert.resolved" or rules.send_resolved
-                if wanted and not self._snoozed(change.alert, now):
+                if wanted and not self._snoozed(change.alert, change.at):
                     queued |= await self._notify(
-                        conn, channels, rules, change.alert, change.event, f"{transition}", now
-                    )
+                        conn, channels, rules, change.alert, change.event, f"{transition}",
+                        change.at,
+                    )  # fmt: skip
         if queued and self.on_queued:
             self.on_queued()
 

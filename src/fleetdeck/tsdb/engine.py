@@ -361,10 +361,10 @@ class TimeSeriesStore:
             self._layouts[host] = (keys, schema_id)
         fixed = codec.to_fixed(values)
         self._head.add(schema_id, host, ts, fixed)
-        row = int.from_bytes(fixed, "little")
-        self._pending.append((schema_id, ts, len(fixed), row))
+        sample = wal.row_of(schema_id, ts, fixed)
+        self._pending.append(sample)
         self.samples_ingested += len(fixed)
-        return Accepted(keys, values, fixed, row)
+        return Accepted(keys, values, fixed, sample[3])
 
     async def ingest_snapshot(
         self, host: str, ts: int, snapshot: dict[str, Any]
