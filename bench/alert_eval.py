@@ -34,7 +34,7 @@ from fleet_data import KEYS, Host
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.auth.keys import SecretBox
-from fleetdeck.fleet.hub import ONLINE_KEY
+from fleetdeck.fleet.hub import ONLINE
 from fleetdeck.memory import freeze_startup_objects
 from fleetdeck.notify.delivery import Deliverer, DeliveryPolicy
 from fleetdeck.store import alerts as alert_store
@@ -44,7 +44,6 @@ from fleetdeck.tsdb.engine import TimeSeriesStore
 
 STEP_MS = 5000
 WARMUP_TICKS = 4
-ONLINE = ((ONLINE_KEY, 1.0),)  # what the hub adds to every report
 RETENTION = {"raw": 86_400_000, "1m": 7 * 86_400_000, "5m": 30 * 86_400_000, "1h": 400 * 86_400_000}
 
 

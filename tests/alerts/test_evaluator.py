@@ -332,3 +332,94 @@ async def test_a_pending_alert_stored_by_an_earlier_release_goes_on_in_memory(db
     assert [(c.from_state, c.to_state, c.alert.started_at) for c in changes] == [
         ("pending", "firing", T0)
     ]
+
+
+async def test_a_calm_host_skips_its_steps_and_misses_nothing(db: Database, tmp_path: Path) -> None:
+    """Pending alerts whose values stay put are not stepped at each report (the hub's path):
+    against an evaluator that steps every report, the same transitions, and the same pending
+    alerts listed with the same level and value, while values wander across both levels and
+    sit on them, alerts come due, and a group rule starts to apply when the host joins."""
+    rules = [
+        _rule(id="a", warning=70.0, critical=78.5, for_seconds=25, hysteresis=3.0),
+        _rule(id="b", comparison=">=", warning=75.0, critical=78.0, for_seconds=40,
+              hysteresis=1.0),
+        _rule(id="c", metric="temp[x]", warning=72.5, critical=None, for_seconds=30,
+              hysteresis=1.0, scope="host", scope_value="h"),
+        _rule(id="g", warning=77.0, critical=None, for_seconds=20, hysteresis=1.0,
+              scope="group", scope_value="racks"),
+    ]  # fmt: skip
+    clock = [1_800_000_000.0]
+    calm = await _evaluator(db, *rules)
+    calm.clock = lambda: clock[0]
+    stepped = Evaluator(db)
+    await stepped.load()
+    tsdb = TimeSeriesStore(db, tmp_path, {"raw": 1, "1m": 1, "5m": 1, "1h": 1})
+    await tsdb.open()
+    rng = random.Random(11)
+    # Each series is hot (between two edges of its rules) or cool, for 40 reports on average;
+    # a hot spell outlasts the rules' `for` or not.
+    hot = {"temp[x]": 74.0, "temp[y]": 77.8, "temp[z]": 71.0, "load": 3.0}
+    cool = {"temp[x]": 60.0, "temp[y]": 60.0, "temp[z]": 68.5, "load": 1.0}  # z: a lingers
+    means, walk = dict(cool), dict(cool)
+    edges = [70.0, 72.5, 75.0, 77.0, 78.0, 78.5]
+    skipped = fired = 0
+
+    def listing(ev: Evaluator) -> list[tuple[object, ...]]:
+        return sorted(
+            (a.rule_id, a.series, a.state, a.level, a.value, a.started_at)
+            for a in [*ev.pending_alerts(), *ev.active.values()]
+        )
+
+    for i in range(1_500):
+        clock[0] += 1
+        for key, mean in means.items():
+            if rng.random() < 1 / 40:
+                means[key] = hot[key] if mean == cool[key] else cool[key]
+            # to halves: values sit on the edges, `>=` rules' too
+            walk[key] = round(2 * (walk[key] + 0.3 * (mean - walk[key]) + rng.gauss(0, 0.4))) / 2
+            if rng.random() < 0.01:  # now and then right on an edge
+                walk[key] = rng.choice(edges)
+        groups = frozenset({"racks"}) if i // 37 % 2 else frozenset()  # joins and leaves
+        stored = await tsdb.ingest("h", int(clock[0] * 1000), list(walk.items()))
+        assert stored is not None
+        got = calm.evaluate_snapshot("h", {}, stored=stored, groups=groups)
+        skipped += calm._hosts["h"].values is not None  # set by the calm path alone
+        expected = await stepped.observe_row(
+            "h", stored.keys, stored.values, groups=groups,
+            now=datetime(1970, 1, 1) + timedelta(seconds=clock[0]),
+        )  # fmt: skip
+        await calm.persist(got)
+        assert [(c.alert.rule_id, c.alert.series, c.from_state, c.to_state, c.alert.level)
+                for c in got] == [
+            (c.alert.rule_id, c.alert.series, c.from_state, c.to_state, c.alert.level)
+            for c in expected
+        ], i  # fmt: skip
+        assert listing(calm) == listing(stepped), i
+        fired += sum(c.to_state == "firing" and c.from_state == "pending" for c in got)
+    assert skipped > 80 and fired > 15, (skipped, fired)  # both paths were taken
+
+
+async def test_a_firing_alert_inside_its_hysteresis_keeps_its_host_stepped(
+    db: Database, tmp_path: Path
+) -> None:
+    """A firing alert whose value is back under its threshold but not past the hysteresis
+    neighbours a pending one: the host is not calm, and the next report resolves it."""
+    ev = await _evaluator(
+        db,
+        _rule(id="slow", warning=60.0, critical=None, for_seconds=3_600),
+        _rule(id="now", warning=70.0, critical=None, for_seconds=0, hysteresis=5.0),
+    )
+    clock = [1_800_000_000.0]
+    ev.clock = lambda: clock[0]
+    tsdb = TimeSeriesStore(db, tmp_path, {"raw": 1, "1m": 1, "5m": 1, "1h": 1})
+    await tsdb.open()
+    seen = []
+    for value in (75.0, 67.0, 67.0, 67.0, 64.0):
+        clock[0] += 1
+        stored = await tsdb.ingest("h", int(clock[0] * 1000), [("temp[a]", value)])
+        assert stored is not None
+        changes = ev.evaluate_snapshot("h", {}, stored=stored)
+        await ev.persist(changes)
+        seen += [(c.alert.rule_id, c.to_state) for c in changes]
+    assert seen == [("now", "firing"), ("now", "resolved")]
+    assert [key[0] for key in ev.pending] == ["slow"]

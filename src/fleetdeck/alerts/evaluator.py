@@ -5,7 +5,8 @@ the rule's `for`, changes level while firing, and resolves once the value is bac
 threshold by the hysteresis. Pending alerts live in memory as a small record each (noisy series
 cross and uncross all day; writing each, or even building a full alert for each, would cost more
 than the ingest); from firing on, every transition is written with its notifications in one
-transaction, and firing alerts are reloaded at start.
+transaction, and firing alerts are reloaded at start. A host whose pending alerts hold where
+they are (a disk at 91 % for an hour) is not stepped at each report: see `_Host`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import math
 import time
 import uuid
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,9 +40,10 @@ from fleetdeck.tsdb.series import family
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # rule id, agent id, series key
-Pending = tuple[str, float, float]  # level, since when (Unix seconds), last value
+Pending = tuple[str, float, float]  # level, since when (Unix seconds), value when last stepped
 PENDING_PREFIX = "pending:"
 _GUARD = 1 << 63  # the top bit of a 64-bit lane
+_UNMOVED = -2  # `_Host.expect` while a report is stepped, until an alert opens or clears
 
 
 class Change(NamedTuple):
@@ -163,6 +166,9 @@ class Plan:
     above_runs: tuple[tuple[int, int, float], ...]
     below_runs: tuple[tuple[int, int, float], ...]
     lanes_only: bool  # no runs: the lanes say it all (a row of no lanes and no rules, too)
+    # Per position, ascending: where each of its rules' levels becomes None (`clears_at`), the
+    # only edges a calm host's value may not pass (see `_Host`).
+    edges: tuple[tuple[float, ...], ...]
 
     def crossing(self, values: Sequence[float], row: int | None = None) -> list[int]:
         """Positions whose value may be past a bound of their rules, ascending, and every
@@ -207,7 +213,10 @@ class _Host:
     come between other hosts' ingests, which evict what they do not touch: every structure a
     report reads costs a cache miss)."""
 
-    __slots__ = ("stored", "stored_keys", "states", "quiet_states", "watched")
+    __slots__ = (
+        "stored", "stored_keys", "states", "quiet_states", "watched", "expect", "bands", "due",
+        "values",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.stored: Plan | None = None  # of the store's row
@@ -218,8 +227,30 @@ class _Host:
         # The states and extras last evaluated when none of them neared a bound: the same
         # again, under the same plan, need no evaluation.
         self.quiet_states: Sequence[tuple[str, float]] | None = None
-        # series -> how many of its alerts are pending or firing: those bypass the fast path
+        # series -> how many of its alerts are pending or firing
         self.watched: dict[str, int] = {}
+        # A calm host: its alerts all pending on lanes of `stored`, each of their values inside
+        # an open interval (`bands`: position, low, high) where no rule there crosses or
+        # clears, and none due to fire before `due`. Then a report whose lane check gives exactly
+        # `expect` (the guard bits of those positions; 0 with no alert, -1: not calm) and whose
+        # values stay inside their bands changes nothing: it takes the fast path, and
+        # `values` keeps its values for the pending alerts' listing. (`_UNMOVED` while a
+        # report is stepped and no alert opened or cleared yet.)
+        self.expect = 0
+        self.bands: tuple[tuple[int, float, float], ...] = ()
+        self.due = math.inf
+        self.values: tuple[float, ...] | None = None
+
+
+def _calm(host: _Host, values: tuple[float, ...], now: float) -> bool:
+    """Whether this report leaves a calm host's pending alerts as they are (see `_Host`)."""
+    if now >= host.due:
+        return False
+    for position, low, high in host.bands:
+        if not low < values[position] < high:
+            return False
+    host.values = values
+    return True
 
 
 def _follows(host: _Host, plan: Plan) -> bool:
@@ -228,8 +259,15 @@ def _follows(host: _Host, plan: Plan) -> bool:
 
 
 class Evaluator:
-    def __init__(self, db: Database, *, on_queued: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        on_queued: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.db = db
+        self.clock = clock  # Unix seconds: when a report arrived
         self.on_queued = on_queued
         self.rules: dict[str, Rule] = {}
         self._by_family: dict[str, list[Rule]] = {}  # fleet-wide and group rules
@@ -323,25 +361,27 @@ class Evaluator:
             host = self._hosts.get(agent_id)
             # The common case, inline (reports come between other hosts' ingests, and each
             # call and lookup here costs more than in a loop of its own): the same layout
-            # and rules as last time, no alert to follow, the row's lanes under every bound
-            # (one addition, one AND) and the same states as last time, when none neared one.
+            # and rules as last time, the row's lanes under every bound but those of the
+            # host's pending alerts (one addition, one AND), those alerts' values where they
+            # were and none due (see `_Host.expect`), and the same states as last time, when
+            # none neared one.
             if (
                 host is not None
                 and stored is not None
-                and not host.watched
                 and not self._stale
                 and host.stored_keys is stored.keys
                 and (plan := host.stored) is not None
                 and plan.version == self._version
                 and plan.lanes_only
-                and not (stored.row + plan.lane_add) & plan.lane_mask
+                and (stored.row + plan.lane_add) & plan.lane_mask == host.expect
                 and (more is host.quiet_states or more == host.quiet_states)
                 and host.states is not None
                 and host.states.version == self._version
+                and (not host.watched or _calm(host, stored.values, self.clock()))
             ):
                 return []
             host = host or self._host(agent_id)
-            now = time.time()
+            now = self.clock()
             if stored is None:
                 keys, values = _split([*series.from_snapshot(snapshot), *more])
                 changes = self._evaluate(agent_id, host, keys, values, None, 0, groups, now)
@@ -388,7 +428,7 @@ class Evaluator:
         """One report as parallel keys and values, with `row`, the store's fixed-point row of
         its first `lanes` values as one integer (`Accepted.row`) when there is one. Cheapest
         when `keys` is the same tuple as last time (the store hands out one per host layout)."""
-        clock = time.time() if now is None else _seconds(now)
+        clock = self.clock() if now is None else _seconds(now)
         changes = self._evaluate(
             agent_id, self._host(agent_id), keys, values, row, lanes, groups, clock
         )
@@ -443,8 +483,57 @@ class Evaluator:
         # Most reports cross nothing: a few big-integer operations say so.
         hits = plan.crossing(values, row)
         if not hits and not host.watched and not self._stale:
+            host.expect = 0
             return []  # the common case: nothing crossed, nothing to follow
-        return self._follow(agent_id, host, plan, keys, values, hits, groups, now)
+        host.expect, host.values = _UNMOVED, None
+        changes = self._follow(agent_id, host, plan, keys, values, hits, groups, now)
+        if not host.watched:
+            host.expect = 0
+        elif host.expect == _UNMOVED:  # its alerts outlived a report: may stay a while
+            self._settle(agent_id, host, plan, values, row)
+        return changes
+
+    def _settle(
+        self, agent_id: str, host: _Host, plan: Plan, values: tuple[float, ...], row: int | None
+    ) -> None:
+        """After a report that opened and cleared no alert of the host: whether the host is
+        calm, and what keeps it so. (Most pending alerts clear at the next report or so: a
+        host whose alerts just moved is not worth the look.)"""
+        host.values, host.bands, host.due = None, (), math.inf
+        host.expect = -1
+        if row is None or not plan.lanes_only or self._stale:
+            return
+        crossed = (row + plan.lane_add) & plan.lane_mask
+        if crossed.bit_count() != len(host.watched):  # another lane near a bound, or fewer
+            return
+        bands: list[tuple[int, float, float]] = []
+        expect, due = 0, math.inf
+        for series_key in host.watched:
+            position = plan.position.get(series_key)
+            if position is None or position >= plan.lanes:
+                return
+            value = values[position]
+            for rule in plan.rules[position]:
+                key = (rule.id, agent_id, series_key)
+                pending = self.pending.get(key)
+                if pending is None:
+                    if key in self.active or rule.level_for(value) is not None:
+                        return  # firing, or a rule of a group the host may join
+                else:
+                    # The margin keeps rounding from putting off a firing by a report.
+                    due = min(due, pending[1] + rule.for_seconds - 1e-3)
+            # Only where a rule's level becomes None: between those, a pending alert's level
+            # may go from warning to critical and back, and is read from the value when
+            # listed (`_latest`); a rule without an alert keeps none.
+            edges = plan.edges[position]
+            at = bisect_left(edges, value)
+            if at < len(edges) and edges[at] == value:
+                return
+            high = edges[at] if at < len(edges) else math.inf
+            bands.append((position, edges[at - 1] if at else -math.inf, high))
+            expect |= _GUARD << (64 * position)
+        if crossed == expect:  # else the next report's lane check cannot give `expect`
+            host.expect, host.bands, host.due = expect, tuple(bands), due
 
     def _follow(
         self,
@@ -466,15 +555,44 @@ class Evaluator:
             position = plan.position
             followed = [position[k] for k in host.watched if k in position]
             hits = sorted(set(hits).union(followed)) if hits else sorted(followed)
-        step = self._step
+        step, pending, active, watched = self._step, self.pending, self.active, host.watched
         for i in hits:
             series_key, value = keys[i], values[i]
+            moved = 0  # pending alerts of this series opened less those cleared
             for rule in plan.rules[i]:
                 if rule.scope == "group" and rule.scope_value not in groups:
                     continue
-                change = step(rule, (rule.id, agent_id, series_key), value, now)
+                key = (rule.id, agent_id, series_key)
+                # What most steps are, inline (a call each costs as much as the step): a
+                # pending alert opening, clearing, or held short of its `for`; a rule with
+                # nothing to do. `_step` does the rest, and all of this the same way.
+                level = rule.level_for(value)
+                was = pending.get(key)
+                if was is not None:
+                    if level is None:
+                        del pending[key]
+                        moved -= 1
+                        continue
+                    if now - was[1] < rule.for_seconds:
+                        pending[key] = (level, was[1], value)
+                        continue
+                elif not active or key not in active:
+                    if level is None:
+                        continue
+                    if rule.for_seconds > 0:
+                        pending[key] = (level, now, value)
+                        moved += 1
+                        continue
+                change = step(rule, key, value, now)
                 if change is not None:
                     changes.append(change)
+            if moved:
+                count = watched.get(series_key, 0) + moved
+                if count > 0:
+                    watched[series_key] = count
+                else:
+                    del watched[series_key]
+                host.expect, host.values = -1, None
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
         for key in [k for k in self._stale if k[1] == agent_id] if self._stale else ():
             self._stale.discard(key)
@@ -562,6 +680,7 @@ class Evaluator:
         return Plan(
             self._version, keys, tuple(per_position), position, lanes, lane_add, lane_mask,
             above_runs, below_runs, not above_runs and not below_runs,
+            tuple(tuple(sorted({rule.clears_at for rule in mine})) for mine in per_position),
         )  # fmt: skip
 
     def _host(self, agent_id: str) -> _Host:
@@ -572,6 +691,7 @@ class Evaluator:
 
     def _watch(self, key: Key, delta: int) -> None:
         host = self._host(key[1])
+        host.expect, host.values = -1, None  # not calm until `_settle` says so
         count = host.watched.get(key[2], 0) + delta
         if count > 0:
             host.watched[key[2]] = count
@@ -595,12 +715,26 @@ class Evaluator:
         of a deleted rule, dropped at their host's next report, are left out already."""
         return [
             AlertRow(
-                PENDING_PREFIX + "|".join(key), key[0], key[1], key[2], level, "pending", value,
-                self.rules[key[0]].threshold(level), _moment(started),
+                PENDING_PREFIX + "|".join(key), key[0], key[1], key[2], level, "pending",
+                value, self.rules[key[0]].threshold(level), _moment(started),
             )
-            for key, (level, started, value) in self.pending.items()
-            if (agent_id is None or key[1] == agent_id) and key[0] in self.rules
+            for key, (level, value, started) in self._latest(agent_id)
         ]  # fmt: skip
+
+    def _latest(self, agent_id: str | None) -> Iterable[tuple[Key, tuple[str, float, float]]]:
+        """Pending alerts (of a host, or all) with their level and value now: those it was last
+        stepped with, or on a calm host, those of its last report (see `_Host`)."""
+        for key, (level, started, value) in self.pending.items():
+            rule = self.rules.get(key[0])
+            if (agent_id is not None and key[1] != agent_id) or rule is None:
+                continue
+            host = self._hosts.get(key[1])
+            if host is not None and host.values is not None and host.stored is not None:
+                position = host.stored.position.get(key[2])
+                if position is not None:
+                    value = host.values[position]
+                    level = rule.level_for(value) or level
+            yield key, (level, value, started)
 
     def _resolve(self, key: Key, alert: AlertRow, now: float) -> Change:
         del self.active[key]

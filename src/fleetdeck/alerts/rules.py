@@ -3,6 +3,7 @@ long the condition must hold before firing, and how far back it must come before
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,15 @@ class Rule:
         value = self.critical if level == "critical" else self.warning
         assert value is not None
         return value
+
+    @property
+    def clears_at(self) -> float:
+        """The level past which a value crosses neither level: the lower one of `>` and `>=`
+        rules, the higher one of `<` and `<=` ones."""
+        levels = [v for v in (self.warning, self.critical) if v is not None]
+        if self.comparison in (">", ">="):
+            return min(levels, default=math.inf)
+        return max(levels, default=-math.inf)
 
     def level_for(self, value: float) -> str | None:
         """The level `value` crosses right now, or None."""

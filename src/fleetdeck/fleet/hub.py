@@ -39,6 +39,9 @@ STATUS_TOPIC = "agents.status"
 MISSED_INTERVALS = 3
 PERSIST_SECONDS = 30.0
 ONLINE_KEY = "host.online"
+# What every report adds to its states: one tuple, so the evaluator tells "the same as last
+# time" by identity.
+ONLINE = ((ONLINE_KEY, 1.0),)
 CLOCK_SKEW_MS = 60_000
 LIVE_INTERVAL = 1.0
 LAG_WINDOW = 10_000
@@ -298,7 +301,7 @@ class Hub:
         if self.evaluator is not None:  # most reports change no alert: no await for them
             changes = self.evaluator.evaluate_snapshot(
                 agent_id, snapshot, stored=stored, groups=self.groups.of(agent_id),
-                extra=((ONLINE_KEY, 1.0),),
+                extra=ONLINE,
             )  # fmt: skip
             if changes:
                 await self.evaluator.persist(changes)
