@@ -215,7 +215,7 @@ class _Host:
 
     __slots__ = (
         "stored", "stored_keys", "states", "quiet_states", "watched", "expect", "bands", "due",
-        "values",
+        "values", "ready", "lane_add", "lane_mask",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -240,6 +240,10 @@ class _Host:
         self.bands: tuple[tuple[int, float, float], ...] = ()
         self.due = math.inf
         self.values: tuple[float, ...] | None = None
+        # The evaluator's version when `stored` (a plan of lanes only, whose constants are
+        # copied here) and `states` were made under it: the fast path may be taken.
+        self.ready = -1
+        self.lane_add = self.lane_mask = 0
 
 
 def _calm(host: _Host, values: tuple[float, ...], now: float) -> bool:
@@ -357,30 +361,31 @@ class Evaluator:
         nothing awaits (the hub calls this for every report). A failure is logged, never
         raised: alerting must not stop collection or ingest."""
         try:
-            more = states.with_extra(snapshot, extra)
+            # with_extra, inline: most snapshots have neither
+            more = (
+                states.with_extra(snapshot, extra)
+                if snapshot.get("systemd") or snapshot.get("docker")
+                else extra
+            )
             host = self._hosts.get(agent_id)
             # The common case, inline (reports come between other hosts' ingests, and each
             # call and lookup here costs more than in a loop of its own): the same layout
-            # and rules as last time, the row's lanes under every bound but those of the
-            # host's pending alerts (one addition, one AND), those alerts' values where they
-            # were and none due (see `_Host.expect`), and the same states as last time, when
-            # none neared one.
+            # and rules as last time (`_Host.ready`), the row's lanes under every bound but
+            # those of the host's pending alerts (one addition, one AND), those alerts' values
+            # where they were and none due (see `_Host.expect`), and the same states as last
+            # time, when none neared one.
             if (
                 host is not None
                 and stored is not None
-                and not self._stale
+                and host.ready == self._version
                 and host.stored_keys is stored.keys
-                and (plan := host.stored) is not None
-                and plan.version == self._version
-                and plan.lanes_only
-                and (stored.row + plan.lane_add) & plan.lane_mask == host.expect
+                and (stored.row + host.lane_add) & host.lane_mask == host.expect
                 and (more is host.quiet_states or more == host.quiet_states)
-                and host.states is not None
-                and host.states.version == self._version
                 and (not host.watched or _calm(host, stored.values, self.clock()))
             ):
                 return []
             host = host or self._host(agent_id)
+            host.ready = -1
             now = self.clock()
             if stored is None:
                 keys, values = _split([*series.from_snapshot(snapshot), *more])
@@ -398,6 +403,7 @@ class Evaluator:
                     or _follows(host, plan)
                 ):
                     changes += self._evaluate_states(agent_id, host, more, groups, now)
+                self._ready(host)
             return changes
         except Exception:
             log.exception("alert evaluation failed for %s", agent_id)
@@ -429,12 +435,25 @@ class Evaluator:
         its first `lanes` values as one integer (`Accepted.row`) when there is one. Cheapest
         when `keys` is the same tuple as last time (the store hands out one per host layout)."""
         clock = self.clock() if now is None else _seconds(now)
-        changes = self._evaluate(
-            agent_id, self._host(agent_id), keys, values, row, lanes, groups, clock
-        )
+        host = self._host(agent_id)
+        host.ready = -1  # its plans may be of other keys, or of no lanes, from here on
+        changes = self._evaluate(agent_id, host, keys, values, row, lanes, groups, clock)
         if changes:
             await self._persist(changes)
         return changes
+
+    def _ready(self, host: _Host) -> None:
+        """After a report with a stored row: whether the next may take the fast path. (An
+        alert of a rule since gone resolved at this report, if the host had one.)"""
+        plan, version = host.stored, self._version
+        if (
+            plan is not None
+            and plan.version == version
+            and plan.lanes_only
+            and host.states is not None
+            and host.states.version == version
+        ):
+            host.ready, host.lane_add, host.lane_mask = version, plan.lane_add, plan.lane_mask
 
     def _evaluate_states(
         self,
