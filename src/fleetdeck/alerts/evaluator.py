@@ -215,7 +215,7 @@ class _Host:
 
     __slots__ = (
         "stored", "stored_keys", "states", "quiet_states", "watched", "expect", "bands", "due",
-        "values", "ready", "lane_add", "lane_mask",
+        "values", "ready", "lane_add", "lane_mask", "groups",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -244,6 +244,9 @@ class _Host:
         # copied here) and `states` were made under it: the fast path may be taken.
         self.ready = -1
         self.lane_add = self.lane_mask = 0
+        # The groups of its last stepped report (the hub hands out one set per membership):
+        # a calm host that leaves a group is stepped, and its alerts of the group's rules go.
+        self.groups: frozenset[str] = frozenset()
 
 
 def _calm(host: _Host, values: tuple[float, ...], now: float) -> bool:
@@ -381,11 +384,14 @@ class Evaluator:
                 and host.stored_keys is stored.keys
                 and (stored.row + host.lane_add) & host.lane_mask == host.expect
                 and (more is host.quiet_states or more == host.quiet_states)
-                and (not host.watched or _calm(host, stored.values, self.clock()))
+                and (
+                    not host.watched
+                    or (groups is host.groups and _calm(host, stored.values, self.clock()))
+                )
             ):
                 return []
             host = host or self._host(agent_id)
-            host.ready = -1
+            host.ready, host.groups = -1, groups
             now = self.clock()
             if stored is None:
                 keys, values = _split([*series.from_snapshot(snapshot), *more])
@@ -536,8 +542,10 @@ class Evaluator:
                 key = (rule.id, agent_id, series_key)
                 pending = self.pending.get(key)
                 if pending is None:
-                    if key in self.active or rule.level_for(value) is not None:
-                        return  # firing, or a rule of a group the host may join
+                    # A rule without an alert crosses nothing here (a group's rule may, while
+                    # the host is not in it: joining or leaving brings a stepped report).
+                    if key in self.active:
+                        return
                 else:
                     # The margin keeps rounding from putting off a firing by a report.
                     due = min(due, pending[1] + rule.for_seconds - 1e-3)
@@ -580,6 +588,12 @@ class Evaluator:
             moved = 0  # pending alerts of this series opened less those cleared
             for rule in plan.rules[i]:
                 if rule.scope == "group" and rule.scope_value not in groups:
+                    if series_key in watched:  # the host left the group: its alerts go
+                        key = (rule.id, agent_id, series_key)
+                        if pending.pop(key, None) is not None:
+                            moved -= 1
+                        elif (alert := active.get(key)) is not None:
+                            changes.append(self._resolve(key, alert, now))
                     continue
                 key = (rule.id, agent_id, series_key)
                 # What most steps are, inline (a call each costs as much as the step): a
