@@ -89,12 +89,17 @@ REMINDER_SECONDS = 30.0
 
 
 async def _reminders(evaluator: Evaluator) -> None:
+    """Reminders of firing alerts, and the pending ones saved (they live in memory)."""
     while True:
         await asyncio.sleep(REMINDER_SECONDS)
         try:
             await evaluator.remind()
         except Exception:
             log.exception("alert reminders failed")
+        try:
+            await evaluator.save_pending()
+        except Exception:
+            log.exception("could not save the pending alerts")
 
 
 async def _initial_interval(db: Database, configured: float) -> float:
@@ -193,6 +198,10 @@ def create_app(config: Settings) -> FastAPI:
                 await hub.persist()
             except Exception:
                 log.exception("could not record when agents were last seen")
+            try:
+                await evaluator.save_pending()
+            except Exception:
+                log.exception("could not save the pending alerts")
             for agent_id in list(hub.links):  # agents reconnect to the next server process
                 await hub.disconnect(agent_id, 1012, "server restarting")
             try:

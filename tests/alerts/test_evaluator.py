@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fleetdeck.alerts.evaluator import Evaluator
+from fleetdeck.alerts.evaluator import OUTAGE_TOLERANCE, Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.store import alerts as store
 from fleetdeck.store import notifications
@@ -118,6 +118,52 @@ async def test_firing_alerts_survive_a_restart(db: Database) -> None:
     assert alert.state == "firing" and alert.level == "critical"
     changes = await again.observe("local", [("temp[gpu]", 10)], now=T0 + timedelta(minutes=1))
     assert [c.to_state for c in changes] == ["resolved"]
+
+
+async def test_pending_alerts_survive_a_restart_within_the_outage_tolerance(
+    db: Database,
+) -> None:
+    """Saved every 30 s and at shutdown: a new process takes them back, their `for` running
+    on, unless they fired since, their rule went, or the outage lasted over an hour."""
+    clock = [1_800_000_000.0]
+
+    async def started() -> Evaluator:
+        ev = Evaluator(db, clock=lambda: clock[0])
+        await ev.load()
+        return ev
+
+    def moment(seconds: float) -> datetime:
+        return datetime(1970, 1, 1) + timedelta(seconds=seconds)
+
+    first = await _evaluator(db, _rule(for_seconds=60), _rule(id="gone", for_seconds=60))
+    first.clock = lambda: clock[0]
+    await first.observe("h", [("temp[a]", 75.0), ("temp[b]", 95.0)], now=moment(clock[0]))
+    assert await first.save_pending() is True
+    assert await first.save_pending() is False  # nothing opened, cleared or changed level
+    listed = sorted((a.id, a.level, a.value, a.started_at) for a in first.pending_alerts())
+    assert len(listed) == 4
+    async with db.write() as conn:
+        await store.delete_rule(conn, "gone")
+
+    clock[0] += 40  # a restart
+    second = await started()
+    assert sorted((a.id, a.level, a.value, a.started_at) for a in second.pending_alerts()) == [
+        entry for entry in listed if not entry[0].startswith("pending:gone|")
+    ]
+    clock[0] += 25  # 65 s after the crossing: past the `for`, across the restart
+    fired = await second.observe("h", [("temp[a]", 76.0), ("temp[b]", 96.0)], now=moment(clock[0]))
+    assert sorted((c.alert.series, c.alert.level, c.alert.started_at) for c in fired) == [
+        ("temp[a]", "warning", moment(clock[0] - 65)),
+        ("temp[b]", "critical", moment(clock[0] - 65)),
+    ]
+    third = await started()  # the save before they fired still lists them as pending
+    assert third.pending == {} and len(third.active) == 2
+
+    await second.observe("h", [("temp[a]", 10.0), ("temp[b]", 10.0)], now=moment(clock[0]))
+    await second.observe("h", [("temp[c]", 80.0)], now=moment(clock[0]))
+    assert await second.save_pending() is True
+    clock[0] += OUTAGE_TOLERANCE + 1
+    assert (await started()).pending == {}
 
 
 async def test_channels_get_what_their_minimum_level_allows(db: Database) -> None:

@@ -5,8 +5,10 @@ the rule's `for`, changes level while firing, and resolves once the value is bac
 threshold by the hysteresis. Pending alerts live in memory as a small record each (noisy series
 cross and uncross all day; writing each, or even building a full alert for each, would cost more
 than the ingest); from firing on, every transition is written with its notifications in one
-transaction, and firing alerts are reloaded at start. A host whose pending alerts hold where
-they are (a disk at 91 % for an hour) is not stepped at each report: see `_Host`.
+transaction, and firing alerts are reloaded at start. Pending alerts are saved as one record
+now and then (`save_pending`) and at shutdown, and a start within `OUTAGE_TOLERANCE` takes
+them back, their `for` running on. A host whose pending alerts hold where they are (a disk at
+91 % for an hour) is not stepped at each report: see `_Host`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from fleetdeck.alerts.rules import BUILTIN, BUILTIN_FOR_SECONDS, BUILTIN_HYSTERE
 from fleetdeck.clock import rfc3339, utcnow
 from fleetdeck.notify import policy
 from fleetdeck.store import alerts as store
-from fleetdeck.store import notifications
+from fleetdeck.store import notifications, settings_kv
 from fleetdeck.store.alerts import AlertRow
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb import series
@@ -42,6 +44,10 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # rule id, agent id, series key
 Pending = tuple[str, float, float]  # level, since when (Unix seconds), value when last stepped
 PENDING_PREFIX = "pending:"
+PENDING_KEY = "alerts.pending"  # settings_kv: the pending alerts, last saved
+# Saved pending alerts older than this at start are dropped: their `for` would count an outage
+# in which nobody saw the value (Prometheus restores its alerts' `for` within an hour, too).
+OUTAGE_TOLERANCE = 3600.0
 _GUARD = 1 << 63  # the top bit of a 64-bit lane
 _UNMOVED = -2  # `_Host.expect` while a report is stepped, until an alert opens or clears
 
@@ -287,9 +293,11 @@ class Evaluator:
         self._lanes: dict[int, int] = {}  # equal lane constants as one object, kept in cache
         self._version = 0  # bumped by reload_rules: plans made before are stale
         self._reminded: dict[str, datetime] = {}  # alert id -> last announcement
+        self._saved: list[tuple[Any, ...]] = []  # what `save_pending` wrote last, but values
 
     async def load(self) -> None:
-        """Write the built-in rules when missing; read the rules and the active alerts."""
+        """Write the built-in rules when missing; read the rules, the firing alerts and the
+        pending ones last saved."""
         async with self.db.write() as conn:
             existing = {r.id for r in await store.list_rules(conn)}
             for rule in builtin_rules():
@@ -298,6 +306,7 @@ class Evaluator:
         await self.reload_rules()
         async with self.db.read() as conn:
             stored = await store.active(conn)
+            saved = await settings_kv.get(conn, PENDING_KEY)
         legacy = []  # pending, stored by the first release of alerting
         for alert in stored:
             key = (alert.rule_id, alert.agent_id, alert.series)
@@ -307,11 +316,55 @@ class Evaluator:
             else:
                 self.pending[key] = (alert.level, _seconds(alert.started_at), alert.value)
                 legacy.append(alert)
+        self._restore(saved)  # those that fired since are firing, above
         if legacy:  # they go on in memory; their rows are closed, not to be listed twice
             async with self.db.write() as conn:
                 for alert in legacy:
                     alert.state, alert.resolved_at = "resolved", utcnow()
                     await store.save_alert(conn, alert)
+
+    def _restore(self, saved: Any) -> None:
+        """Pending alerts `save_pending` wrote, of rules still enabled, unless too old."""
+        if not isinstance(saved, dict):
+            return
+        age = self.clock() - float(saved.get("saved_at", 0.0))
+        if age > OUTAGE_TOLERANCE:
+            log.info("pending alerts saved %.0f s ago start over", age)
+            return
+        live = {rule.id for rule in self.rules.values() if rule.enabled}
+        for entry in saved.get("pending", ()):
+            try:
+                rule_id, agent_id, series_key, level, since, value = entry
+                key = (str(rule_id), str(agent_id), str(series_key))
+                pending = (str(level), float(since), float(value))
+            except (TypeError, ValueError):
+                log.warning("a saved pending alert is unreadable: %r", entry)
+                continue
+            if (
+                key[0] in live
+                and pending[0] in LEVELS
+                and key not in self.pending
+                and key not in self.active
+            ):
+                self.pending[key] = pending
+                self._watch(key, +1)
+        self._saved = self._marks()
+
+    def _marks(self) -> list[tuple[Any, ...]]:
+        return [(*key, level, since) for key, (level, since, _) in self.pending.items()]
+
+    async def save_pending(self) -> bool:
+        """Write the pending alerts as one record (see `load`), unless they are as last written
+        but for their values; returns whether it wrote. The server calls this every 30 s and
+        at shutdown: a crash forgets at most the last 30 s of pending alerts opening."""
+        marks = self._marks()
+        if marks == self._saved:
+            return False
+        entries = [[*key, level, since, value] for key, (level, value, since) in self._latest(None)]
+        async with self.db.write() as conn:
+            await settings_kv.put(conn, PENDING_KEY, {"saved_at": self.clock(), "pending": entries})
+        self._saved = marks
+        return True
 
     async def reload_rules(self) -> None:
         async with self.db.read() as conn:
