@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 
@@ -44,3 +45,21 @@ def rfc3339_ms(ms: int) -> str:
     """Whole seconds, UTC, `Z`: the shape of every timestamp in the API (strftime: history
     replies format thousands of these)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def rfc3339_ms_all(values: Iterable[int]) -> list[str]:
+    """`rfc3339_ms` of many times: a history reply's thousands of buckets fall on a few days
+    and, at a rollup's width, on a few hundred times of day, each formatted once."""
+    days: dict[int, str] = {}
+    clock: dict[int, str] = {}
+    out = []
+    for ms in values:
+        day, second = divmod(ms // 1000, 86_400)
+        date = days.get(day)
+        if date is None:
+            date = days[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86_400))
+        hms = clock.get(second)
+        if hms is None:
+            hms = clock[second] = time.strftime("%H:%M:%SZ", time.gmtime(second))
+        out.append(date + hms)
+    return out
