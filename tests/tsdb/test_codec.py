@@ -3,6 +3,8 @@ fixed-point hundredths."""
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from fleetdeck.tsdb import codec
@@ -34,6 +36,19 @@ def test_a_chunk_round_trips() -> None:
     timestamps = [1000, 2000, 2999, 4000]
     columns = [[1, -2, 3, 400_000], [0, 0, 0, 0]]
     assert codec.decode_chunk(codec.encode_chunk(timestamps, columns)) == (timestamps, columns)
+
+
+def test_chunks_written_before_runs_only_deflate_still_read() -> None:
+    """Chunks and WAL records deflate looking for runs only; those of earlier releases, with
+    deflate's usual search, decode to the same samples."""
+    timestamps = [1_790_000_000_000 + 5_000 * i for i in range(60)]
+    columns = [[(i * 37) % 900 for i in range(60)], [0] * 59 + [7], [10**12 - i for i in range(60)]]
+    blob = codec.encode_chunk(timestamps, columns)
+    header = blob[: codec._HEADER.size]
+    words = zlib.decompress(blob[codec._HEADER.size :])
+    earlier = header + zlib.compress(words, 6)  # the same shuffled words, the usual search
+    assert earlier != blob
+    assert codec.decode_chunk(earlier) == codec.decode_chunk(blob) == (timestamps, columns)
 
 
 def test_fixed_point_rounds_to_the_nearest_hundredth_on_both_sides_of_zero() -> None:

@@ -67,10 +67,16 @@ def _unshuffle(data: bytes, count: int) -> bytes:
     return bytes(out)
 
 
-def deflate_words(raw: bytes) -> bytes:
+def deflate_words(raw: bytes, *, runs: bool = False) -> bytes:
     """8-byte words, shuffled (all first bytes, then all second bytes, ...) so their mostly
-    zero high bytes form long runs, and deflated."""
-    return zlib.compress(_shuffle(raw), _LEVEL)
+    zero high bytes form long runs, and deflated. `runs`: deflate looks for runs only
+    (`Z_RLE`), which on samples' differences (chunks, the WAL) is 3-10 % smaller than its usual
+    search at a third of its CPU, and on rollup statistics a few percent larger. Any zlib
+    stream inflates alike, so blobs written either way read the same."""
+    if not runs:
+        return zlib.compress(_shuffle(raw), _LEVEL)
+    packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+    return packer.compress(_shuffle(raw)) + packer.flush()
 
 
 def inflate_words(blob: bytes) -> bytes:
@@ -78,8 +84,8 @@ def inflate_words(blob: bytes) -> bytes:
     return _unshuffle(data, len(data) // 8)
 
 
-def _pack(numbers: list[int]) -> bytes:
-    return deflate_words(array("Q", numbers).tobytes())
+def _pack(numbers: list[int], *, runs: bool = False) -> bytes:
+    return deflate_words(array("Q", numbers).tobytes(), runs=runs)
 
 
 def _unpack(blob: bytes) -> list[int]:
@@ -93,7 +99,7 @@ def encode_chunk(timestamps: Sequence[int], columns: Sequence[Sequence[int]]) ->
     numbers = _zigzag_deltas(timestamps)
     for column in columns:
         numbers.extend(_zigzag_deltas(column))
-    return _HEADER.pack(len(timestamps), len(columns)) + _pack(numbers)
+    return _HEADER.pack(len(timestamps), len(columns)) + _pack(numbers, runs=True)
 
 
 def decode_chunk(blob: bytes) -> tuple[list[int], list[list[int]]]:

@@ -6,9 +6,9 @@ schema's row of values is stored XOR-ed with its previous row (as one big intege
 where per-value differences cost a fifth of the ingest's CPU), so steady series cost almost
 nothing; the first row of a schema in a segment is whole. The payload is a header of (schema
 id, timestamp, width) per sample and the rows, as 8-byte words shuffled (all first bytes, then
-all second bytes, ...) and deflated. Segments written so begin with `MAGIC`; older ones,
-without it, held per-value differences and are still read. Replay stops at the first torn or
-corrupt record (a crash mid-write): only that flush is lost.
+all second bytes, ...) and deflated (runs only: `codec.deflate_words`). Segments written so
+begin with `MAGIC`; older ones, without it, held per-value differences and are still read.
+Replay stops at the first torn or corrupt record (a crash mid-write): only that flush is lost.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class RowState:
             latest[schema_id] = (width, row)
             header.extend((schema_id, ts, width))
             rows.append(xored.to_bytes(width * 8, "little"))
-        return deflate_words(header.tobytes() + b"".join(rows)), latest
+        return deflate_words(header.tobytes() + b"".join(rows), runs=True), latest
 
     def decode(self, payload: bytes) -> list[Sample]:
         data = inflate_words(payload)
