@@ -651,7 +651,7 @@ class Evaluator:
                 key = (rule.id, agent_id, series_key)
                 # What most steps are, inline (a call each costs as much as the step): a
                 # pending alert opening, clearing, or held short of its `for`; a rule with
-                # nothing to do. `_step` does the rest, and all of this the same way.
+                # nothing to do. `_step` does the rest.
                 level = rule.level_for(value)
                 was = pending.get(key)
                 if was is not None:
@@ -669,7 +669,7 @@ class Evaluator:
                         pending[key] = (level, now, value)
                         moved += 1
                         continue
-                change = step(rule, key, value, now)
+                change = step(rule, key, value, level, was, now)
                 if change is not None:
                     changes.append(change)
             if moved:
@@ -689,30 +689,20 @@ class Evaluator:
                 changes.append(self._resolve(key, alert, now))
         return changes
 
-    def _step(self, rule: Rule, key: Key, value: float, now: float) -> Change | None:
-        level = rule.level_for(value)
-        # Most steps are of a pending alert (an alert is pending or firing, never both), and
-        # most of those never fire: a tuple each, until then.
-        pending = self.pending.get(key)
-        if pending is not None:
-            if level is None:  # cleared before its `for`: forgotten
-                del self.pending[key]
-                self._watch(key, -1)
-                return None
-            started = pending[1]
-            if now - started >= rule.for_seconds:
-                del self.pending[key]
-                return self._fire(key, rule, level, value, started, now, from_state="pending")
-            self.pending[key] = (level, started, value)
-            return None
-        alert = self.active.get(key) if self.active else None
+    def _step(
+        self, rule: Rule, key: Key, value: float, level: str | None, was: Pending | None, now: float
+    ) -> Change | None:
+        """The steps `_follow` leaves to a call: a pending alert (`was`) past its `for` fires,
+        a crossing of a rule with no `for` fires at once, a firing alert changes level or
+        resolves."""
+        if was is not None:
+            assert level is not None
+            del self.pending[key]
+            return self._fire(key, rule, level, value, was[1], now, from_state="pending")
+        alert = self.active.get(key)
         if alert is None:
-            if level is None:
-                return None
+            assert level is not None
             self._watch(key, +1)
-            if rule.for_seconds > 0:
-                self.pending[key] = (level, now, value)
-                return None
             return self._fire(key, rule, level, value, now, now, from_state=None)
         alert.value = value
         # firing
