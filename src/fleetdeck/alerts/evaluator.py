@@ -247,7 +247,8 @@ class _Host:
         self.due = math.inf
         self.values: tuple[float, ...] | None = None
         # The evaluator's version when `stored` (a plan of lanes only, whose constants are
-        # copied here) and `states` were made under it: the fast path may be taken.
+        # copied here) and `states` were made under it: the fast path may be taken. A new plan
+        # or rule version makes it stale; the next stepped report sets it again.
         self.ready = -1
         self.lane_add = self.lane_mask = 0
         # The groups of its last stepped report (the hub hands out one set per membership):
@@ -444,7 +445,7 @@ class Evaluator:
             ):
                 return []
             host = host or self._host(agent_id)
-            host.ready, host.groups = -1, groups
+            host.groups = groups
             now = self.clock()
             if stored is None:
                 keys, values = _split([*series.from_snapshot(snapshot), *more])
@@ -462,7 +463,8 @@ class Evaluator:
                     or _follows(host, plan)
                 ):
                     changes += self._evaluate_states(agent_id, host, more, groups, now)
-                self._ready(host)
+                if host.ready != self._version:
+                    self._ready(host)
             return changes
         except Exception:
             log.exception("alert evaluation failed for %s", agent_id)
@@ -529,6 +531,7 @@ class Evaluator:
         plan = host.states
         if plan is None or plan.version != self._version or plan.keys != keys:
             plan = host.states = self._plan(agent_id, keys, 0)
+            host.ready = -1
         if not _follows(host, plan) and not plan.crossing(values):
             host.quiet_states = more
             return []
@@ -557,6 +560,7 @@ class Evaluator:
             or plan.lanes != lanes
         ):
             plan = host.stored = self._plan(agent_id, keys, lanes)
+            host.ready = -1
         host.stored_keys = keys
         # Most reports cross nothing: a few big-integer operations say so.
         hits = plan.crossing(values, row)
