@@ -85,13 +85,13 @@ async def _housekeeping(db: Database) -> None:
             log.exception("housekeeping failed")
 
 
-REMINDER_SECONDS = 30.0
+UPKEEP_SECONDS = 30.0
 
 
-async def _reminders(evaluator: Evaluator) -> None:
+async def _alert_upkeep(evaluator: Evaluator) -> None:
     """Reminders of firing alerts, and the pending ones saved (they live in memory)."""
     while True:
-        await asyncio.sleep(REMINDER_SECONDS)
+        await asyncio.sleep(UPKEEP_SECONDS)
         try:
             await evaluator.remind()
         except Exception:
@@ -183,7 +183,7 @@ def create_app(config: Settings) -> FastAPI:
             asyncio.create_task(tsdb.run()),
             asyncio.create_task(_housekeeping(db)),
             asyncio.create_task(deliverer.run()),
-            asyncio.create_task(_reminders(evaluator)),
+            asyncio.create_task(_alert_upkeep(evaluator)),
         ]
         freeze_startup_objects()
         try:

@@ -267,6 +267,17 @@ def _calm(host: _Host, values: tuple[float, ...], now: float) -> bool:
     return True
 
 
+def _count(host: _Host, series_key: str, delta: int) -> None:
+    """`delta` alerts more (or fewer) on the host's series; the host is not calm until
+    `_settle` says so."""
+    host.expect, host.values = -1, None
+    count = host.watched.get(series_key, 0) + delta
+    if count > 0:
+        host.watched[series_key] = count
+    else:
+        host.watched.pop(series_key, None)
+
+
 def _follows(host: _Host, plan: Plan) -> bool:
     """Whether an alert of the host is on a series of this plan."""
     return bool(host.watched) and not host.watched.keys().isdisjoint(plan.position)
@@ -646,11 +657,9 @@ class Evaluator:
             for rule in plan.rules[i]:
                 if rule.scope == "group" and rule.scope_value not in groups:
                     if series_key in watched:  # the host left the group: its alerts go
-                        key = (rule.id, agent_id, series_key)
-                        if pending.pop(key, None) is not None:
-                            moved -= 1
-                        elif (alert := active.get(key)) is not None:
-                            changes.append(self._resolve(key, alert, now))
+                        left = self._drop((rule.id, agent_id, series_key), now)
+                        if left is not None:
+                            changes.append(left)
                     continue
                 key = (rule.id, agent_id, series_key)
                 # What most steps are, inline (a call each costs as much as the step): a
@@ -677,21 +686,23 @@ class Evaluator:
                 if change is not None:
                     changes.append(change)
             if moved:
-                count = watched.get(series_key, 0) + moved
-                if count > 0:
-                    watched[series_key] = count
-                else:
-                    del watched[series_key]
-                host.expect, host.values = -1, None
+                _count(host, series_key, moved)
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
         for key in [k for k in self._stale if k[1] == agent_id] if self._stale else ():
             self._stale.discard(key)
-            if self.pending.pop(key, None) is not None:
-                self._watch(key, -1)
-            alert = self.active.get(key)
-            if alert is not None:
-                changes.append(self._resolve(key, alert, now))
+            gone = self._drop(key, now)
+            if gone is not None:
+                changes.append(gone)
         return changes
+
+    def _drop(self, key: Key, now: float) -> Change | None:
+        """An alert whose rule went or no longer applies to its host: a pending one is
+        forgotten, a firing one resolves."""
+        if self.pending.pop(key, None) is not None:
+            self._watch(key, -1)
+            return None
+        alert = self.active.get(key)
+        return None if alert is None else self._resolve(key, alert, now)
 
     def _step(
         self, rule: Rule, key: Key, value: float, level: str | None, was: Pending | None, now: float
@@ -770,13 +781,7 @@ class Evaluator:
         return host
 
     def _watch(self, key: Key, delta: int) -> None:
-        host = self._host(key[1])
-        host.expect, host.values = -1, None  # not calm until `_settle` says so
-        count = host.watched.get(key[2], 0) + delta
-        if count > 0:
-            host.watched[key[2]] = count
-        else:
-            host.watched.pop(key[2], None)
+        _count(self._host(key[1]), key[2], delta)
 
     def _fire(
         self, key: Key, rule: Rule, level: str, value: float, started: float, now: float,
