@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # rule id, agent id, series key
 Pending = tuple[str, float, float]  # level, since when (Unix seconds), value when last stepped
+# A rule as `_follow` steps it: the rule, its group (None: not a group's rule), its levels as
+# one `>` (`Rule.one_way`: sign, critical, warning) and its `for`.
+Step = tuple[Rule, str | None, float, float, float, int]
 PENDING_PREFIX = "pending:"
 PENDING_KEY = "alerts.pending"  # settings_kv: the pending alerts, last saved
 # Saved pending alerts older than this at start are dropped: their `for` would count an outage
@@ -175,6 +178,7 @@ class Plan:
     # Per position, ascending: where each of its rules' levels becomes None (`clears_at`), the
     # only edges a calm host's value may not pass (see `_Host`).
     edges: tuple[tuple[float, ...], ...]
+    steps: tuple[tuple[Step, ...], ...]  # per position: its rules, as `_follow` steps them
 
     def crossing(self, values: Sequence[float], row: int | None = None) -> list[int]:
         """Positions whose value may be past a bound of their rules, ascending, and every
@@ -200,6 +204,11 @@ class Plan:
         if sources > 1:  # each source is ascending; a position may be in two
             hits = sorted(set(hits))
         return hits
+
+
+def _step_of(rule: Rule) -> Step:
+    group = rule.scope_value if rule.scope == "group" else None
+    return (rule, group, *rule.one_way, rule.for_seconds)
 
 
 def _runs(bounds: Sequence[float]) -> tuple[tuple[int, int, float], ...]:
@@ -654,8 +663,8 @@ class Evaluator:
         for i in hits:
             series_key, value = keys[i], values[i]
             moved = 0  # pending alerts of this series opened less those cleared
-            for rule in plan.rules[i]:
-                if rule.scope == "group" and rule.scope_value not in groups:
+            for rule, group, sign, critical, warning, for_seconds in plan.steps[i]:
+                if group is not None and group not in groups:
                     if series_key in watched:  # the host left the group: its alerts go
                         left = self._drop((rule.id, agent_id, series_key), now)
                         if left is not None:
@@ -664,21 +673,24 @@ class Evaluator:
                 key = (rule.id, agent_id, series_key)
                 # What most steps are, inline (a call each costs as much as the step): a
                 # pending alert opening, clearing, or held short of its `for`; a rule with
-                # nothing to do. `_step` does the rest.
-                level = rule.level_for(value)
+                # nothing to do. `_step` does the rest. The level is `Rule.level_for`'s.
+                one_way = sign * value
+                level = (
+                    "critical" if one_way > critical else "warning" if one_way > warning else None
+                )
                 was = pending.get(key)
                 if was is not None:
                     if level is None:
                         del pending[key]
                         moved -= 1
                         continue
-                    if now - was[1] < rule.for_seconds:
+                    if now - was[1] < for_seconds:
                         pending[key] = (level, was[1], value)
                         continue
                 elif not active or key not in active:
                     if level is None:
                         continue
-                    if rule.for_seconds > 0:
+                    if for_seconds > 0:
                         pending[key] = (level, now, value)
                         moved += 1
                         continue
@@ -772,6 +784,7 @@ class Evaluator:
             self._version, keys, tuple(per_position), position, lanes, lane_add, lane_mask,
             above_runs, below_runs, not above_runs and not below_runs,
             tuple(tuple(sorted({rule.clears_at for rule in mine})) for mine in per_position),
+            tuple(tuple(_step_of(rule) for rule in mine) for mine in per_position),
         )  # fmt: skip
 
     def _host(self, agent_id: str) -> _Host:

@@ -62,6 +62,22 @@ class Rule:
             return min(levels, default=math.inf)
         return max(levels, default=-math.inf)
 
+    @property
+    def one_way(self) -> tuple[float, float, float]:
+        """(sign, critical, warning) such that `sign * value > critical` exactly when the value
+        crosses the critical level, and likewise the warning one (an absent level is inf): every
+        comparison as one `>` (`v >= c` is `v > ` the float below c, `v < c` is `-v > -c`), for
+        a caller that steps many rules inline (the evaluator)."""
+        sign = 1.0 if self.comparison in (">", ">=") else -1.0
+        inclusive = self.comparison in (">=", "<=")
+
+        def bound(level: float | None) -> float:
+            if level is None:
+                return math.inf
+            return math.nextafter(sign * level, -math.inf) if inclusive else sign * level
+
+        return sign, bound(self.critical), bound(self.warning)
+
     def level_for(self, value: float) -> str | None:
         """The level `value` crosses right now, or None."""
         crosses = COMPARISONS[self.comparison]
