@@ -185,11 +185,7 @@ class Plan:
         position that is (the rules' own comparison decides)."""
         hits: list[int] = []
         if self.lane_mask and row is not None:
-            crossed = (row + self.lane_add) & self.lane_mask
-            while crossed:  # lane i's guard is bit 64 i + 63
-                lowest = crossed & -crossed
-                hits.append((lowest.bit_length() >> 6) - 1)
-                crossed ^= lowest
+            hits = _lanes_crossed((row + self.lane_add) & self.lane_mask)
         sources = 1 if hits else 0
         for start, stop, bound in self.above_runs:
             part = values[start:stop]
@@ -204,6 +200,20 @@ class Plan:
         if sources > 1:  # each source is ascending; a position may be in two
             hits = sorted(set(hits))
         return hits
+
+
+def _lanes_crossed(crossed: int) -> list[int]:
+    """The lanes whose guard bit (bit 64 i + 63 of lane i) is set, ascending."""
+    if not crossed:
+        return []
+    if crossed.bit_count() == 1:  # the usual one
+        return [(crossed.bit_length() >> 6) - 1]
+    hits = []
+    while crossed:
+        lowest = crossed & -crossed
+        hits.append((lowest.bit_length() >> 6) - 1)
+        crossed ^= lowest
+    return hits
 
 
 def _step_of(rule: Rule) -> Step:
@@ -228,9 +238,10 @@ class _Host:
     come between other hosts' ingests, which evict what they do not touch: every structure a
     report reads costs a cache miss)."""
 
+    # What the fast path reads first: in one or two cache lines.
     __slots__ = (
-        "stored", "stored_keys", "states", "quiet_states", "watched", "expect", "bands", "due",
-        "values", "ready", "lane_add", "lane_mask", "groups",
+        "ready", "stored_keys", "lane_add", "lane_mask", "expect", "quiet_states", "stored",
+        "states", "watched", "bands", "due", "values", "groups",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -445,6 +456,7 @@ class Evaluator:
                 else extra
             )
             host = self._hosts.get(agent_id)
+            crossed = None  # the row's lanes past a bound, when the fast path got that far
             # The common case, inline (reports come between other hosts' ingests, and each
             # call and lookup here costs more than in a loop of its own): the same layout
             # and rules as last time (`_Host.ready`), the row's lanes under every bound but
@@ -456,10 +468,10 @@ class Evaluator:
                 and stored is not None
                 and host.ready == self._version
                 and host.stored_keys is stored.keys
-                and (stored.row + host.lane_add) & host.lane_mask == host.expect
+                and (crossed := (stored.row + host.lane_add) & host.lane_mask) == host.expect
                 and (more is host.quiet_states or more == host.quiet_states)
                 and (
-                    not host.watched
+                    not crossed  # `expect` is 0 only while the host has no alert
                     or (groups is host.groups and _calm(host, stored.values, self.clock()))
                 )
             ):
@@ -473,7 +485,7 @@ class Evaluator:
             else:
                 changes = self._evaluate(
                     agent_id, host, stored.keys, stored.values, stored.row, len(stored.fixed),
-                    groups, now,
+                    groups, now, crossed,
                 )  # fmt: skip
                 plan = host.states
                 if (
@@ -567,9 +579,11 @@ class Evaluator:
         lanes: int,
         groups: frozenset[str],
         now: float,
+        crossed: int | None = None,
     ) -> list[Change]:
         """The transitions one report makes, to be persisted; nothing awaits in here, so a
-        report that crosses nothing costs no coroutine of its own."""
+        report that crosses nothing costs no coroutine of its own. `crossed`: the row's lane
+        check under the host's current plan, when the caller made it (`_Host.ready`)."""
         if row is None:
             lanes = 0
         plan = host.stored
@@ -581,9 +595,10 @@ class Evaluator:
         ):
             plan = host.stored = self._plan(agent_id, keys, lanes)
             host.ready = -1
+            crossed = None
         host.stored_keys = keys
         # Most reports cross nothing: a few big-integer operations say so.
-        hits = plan.crossing(values, row)
+        hits = plan.crossing(values, row) if crossed is None else _lanes_crossed(crossed)
         if not hits and not host.watched and not self._stale:
             host.expect = 0
             return []  # the common case: nothing crossed, nothing to follow
