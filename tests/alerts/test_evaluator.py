@@ -77,6 +77,10 @@ async def test_an_alert_walks_pending_firing_critical_warning_resolved(db: Datab
     (pending,) = ev.pending_alerts()
     assert (pending.state, pending.level, pending.series) == ("pending", "warning", "temp[cpu]")
     assert await at(20, 80) == []  # still inside `for`
+    assert await at(30, 92) == []  # critical, and still inside it
+    (pending,) = ev.pending_alerts()  # listed as the latest report has it
+    assert (pending.level, pending.value, pending.threshold) == ("critical", 92, 90)
+    assert pending.started_at == T0 + timedelta(seconds=5)
     assert await at(40, 80) == ["pending->firing:warning"]
     assert await at(45, 95) == ["firing->firing:critical"]
     assert await at(50, 87) == []  # within the hysteresis of critical (85)
@@ -530,5 +534,5 @@ async def test_a_value_right_on_an_edge_keeps_its_host_stepped(
         clock[0] += 1
         stored = await tsdb.ingest("h", int(clock[0] * 1000), [("temp[a]", value)])
         assert stored is not None
-        assert ev.evaluate_snapshot("h", {}, stored=stored) == []
+        assert not ev.evaluate_snapshot("h", {}, stored=stored)
     assert [key[0] for key in ev.pending] == ["low"]

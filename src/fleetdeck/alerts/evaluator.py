@@ -53,6 +53,7 @@ PENDING_KEY = "alerts.pending"  # settings_kv: the pending alerts, last saved
 OUTAGE_TOLERANCE = 3600.0
 _GUARD = 1 << 63  # the top bit of a 64-bit lane
 _UNMOVED = -2  # `_Host.expect` while a report is stepped, until an alert opens or clears
+_NO_PENDING: dict[str, Pending] = {}  # read only
 
 
 class Change(NamedTuple):
@@ -180,12 +181,15 @@ class Plan:
     edges: tuple[tuple[float, ...], ...]
     steps: tuple[tuple[Step, ...], ...]  # per position: its rules, as `_follow` steps them
 
-    def crossing(self, values: Sequence[float], row: int | None = None) -> list[int]:
+    def crossing(self, values: Sequence[float], row: int | None = None) -> Sequence[int]:
         """Positions whose value may be past a bound of their rules, ascending, and every
         position that is (the rules' own comparison decides)."""
-        hits: list[int] = []
+        laned: Sequence[int] = ()
         if self.lane_mask and row is not None:
-            hits = _lanes_crossed((row + self.lane_add) & self.lane_mask)
+            laned = _lanes_crossed((row + self.lane_add) & self.lane_mask)
+        if self.lanes_only:
+            return laned
+        hits = list(laned)
         sources = 1 if hits else 0
         for start, stop, bound in self.above_runs:
             part = values[start:stop]
@@ -202,10 +206,10 @@ class Plan:
         return hits
 
 
-def _lanes_crossed(crossed: int) -> list[int]:
+def _lanes_crossed(crossed: int) -> Sequence[int]:
     """The lanes whose guard bit (bit 64 i + 63 of lane i) is set, ascending."""
     if not crossed:
-        return []
+        return ()
     if crossed.bit_count() == 1:  # the usual one
         return [(crossed.bit_length() >> 6) - 1]
     hits = []
@@ -241,7 +245,7 @@ class _Host:
     # What the fast path reads first: in one or two cache lines.
     __slots__ = (
         "ready", "stored_keys", "lane_add", "lane_mask", "expect", "quiet_states", "stored",
-        "states", "watched", "bands", "due", "values", "groups",
+        "states", "watched", "pending", "bands", "due", "values", "groups",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -255,6 +259,9 @@ class _Host:
         self.quiet_states: Sequence[tuple[str, float]] | None = None
         # series -> how many of its alerts are pending or firing
         self.watched: dict[str, int] = {}
+        # series -> rule id -> its pending alert: a report's steps read the few of its own
+        # host (one fleet-wide dict keyed by (rule, host, series) cost a cache miss a step).
+        self.pending: dict[str, dict[str, Pending]] = {}
         # A calm host: its alerts all pending on lanes of `stored`, each of their values inside
         # an open interval (`bands`: position, low, high) where no rule there crosses or
         # clears, and none due to fire before `due`. Then a report whose lane check gives exactly
@@ -319,7 +326,6 @@ class Evaluator:
         self._by_host: dict[str, dict[str, list[Rule]]] = {}  # host -> family -> its rules
         self._stale: set[Key] = set()  # active alerts of rules since disabled or deleted
         self.active: dict[Key, AlertRow] = {}  # firing alerts
-        self.pending: dict[Key, Pending] = {}
         self._hosts: dict[str, _Host] = {}
         self._shared_plans: dict[tuple[str, ...], Plan] = {}  # layout -> plan, no host rules
         self._lanes: dict[int, int] = {}  # equal lane constants as one object, kept in cache
@@ -346,7 +352,7 @@ class Evaluator:
             if alert.state == "firing":
                 self.active[key] = alert
             else:
-                self.pending[key] = (alert.level, _seconds(alert.started_at), alert.value)
+                self._pend(key, (alert.level, _seconds(alert.started_at), alert.value))
                 legacy.append(alert)
         self._restore(saved)  # those that fired since are firing, above
         if legacy:  # they go on in memory; their rows are closed, not to be listed twice
@@ -375,15 +381,53 @@ class Evaluator:
             if (
                 key[0] in live
                 and pending[0] in LEVELS
-                and key not in self.pending
+                and self._pending_of(key) is None
                 and key not in self.active
             ):
-                self.pending[key] = pending
+                self._pend(key, pending)
                 self._watch(key, +1)
         self._saved = self._marks()
 
     def _marks(self) -> list[tuple[Any, ...]]:
-        return [(*key, level, since) for key, (level, since, _) in self.pending.items()]
+        return [(*key, level, since) for key, (level, since, _) in self._pending_items()]
+
+    @property
+    def pending(self) -> dict[Key, Pending]:
+        """Every pending alert, by key (a copy: they live per host, see `_Host.pending`)."""
+        return dict(self._pending_items())
+
+    def _pending_items(self, agent_id: str | None = None) -> Iterable[tuple[Key, Pending]]:
+        """(key, pending alert) of one host's or of all."""
+        if agent_id is None:
+            for agent, host in self._hosts.items():
+                yield from self._pending_of_host(agent, host)
+        elif (one := self._hosts.get(agent_id)) is not None:
+            yield from self._pending_of_host(agent_id, one)
+
+    @staticmethod
+    def _pending_of_host(agent_id: str, host: _Host) -> Iterable[tuple[Key, Pending]]:
+        for series_key, mine in host.pending.items():
+            for rule_id, pending in mine.items():
+                yield (rule_id, agent_id, series_key), pending
+
+    def _pending_of(self, key: Key) -> Pending | None:
+        host = self._hosts.get(key[1])
+        mine = None if host is None else host.pending.get(key[2])
+        return None if mine is None else mine.get(key[0])
+
+    def _pend(self, key: Key, pending: Pending) -> None:
+        self._host(key[1]).pending.setdefault(key[2], {})[key[0]] = pending
+
+    def _unpend(self, key: Key) -> Pending | None:
+        """Forgets a pending alert; returns it (None: there was none)."""
+        host = self._hosts.get(key[1])
+        mine = None if host is None else host.pending.get(key[2])
+        if mine is None:
+            return None
+        pending = mine.pop(key[0], None)
+        if not mine:
+            del host.pending[key[2]]  # type: ignore[union-attr]
+        return pending
 
     async def save_pending(self) -> bool:
         """Write the pending alerts as one record (see `load`), unless they are as last written
@@ -417,14 +461,15 @@ class Evaluator:
         self._version += 1
         self._shared_plans, self._lanes = {}, {}
         live = {r.id for r in rules if r.enabled}
-        self._stale = {key for key in chain(self.active, self.pending) if key[0] not in live}
+        pending = (key for key, _ in self._pending_items())
+        self._stale = {key for key in chain(self.active, pending) if key[0] not in live}
 
     def follows(self, agent_id: str, series_key: str) -> bool:
         """Whether an alert of this host on this series is pending or firing."""
         host = self._hosts.get(agent_id)
         return host is not None and series_key in host.watched
 
-    async def persist(self, changes: list[Change]) -> None:
+    async def persist(self, changes: Sequence[Change]) -> None:
         """Write transitions `evaluate_snapshot` returned, with their notifications. A failure
         is logged, never raised: alerting must not stop collection or ingest."""
         if not changes:
@@ -442,7 +487,7 @@ class Evaluator:
         stored: Accepted | None = None,
         groups: frozenset[str] = frozenset(),
         extra: tuple[tuple[str, float], ...] = (),
-    ) -> list[Change]:
+    ) -> Sequence[Change]:
         """A host's report: its stored series (`stored`, the row the time-series store took
         from it, else read from the snapshot), its states (units, containers) and `extra`.
         Returns the transitions it makes, for `persist`; most reports make none, and then
@@ -475,7 +520,7 @@ class Evaluator:
                     or (groups is host.groups and _calm(host, stored.values, self.clock()))
                 )
             ):
-                return []
+                return ()
             host = host or self._host(agent_id)
             host.groups = groups
             now = self.clock()
@@ -494,13 +539,15 @@ class Evaluator:
                     or plan.version != self._version
                     or _follows(host, plan)
                 ):
-                    changes += self._evaluate_states(agent_id, host, more, groups, now)
+                    moved = self._evaluate_states(agent_id, host, more, groups, now)
+                    if moved:
+                        changes = [*changes, *moved]
                 if host.ready != self._version:
                     self._ready(host)
             return changes
         except Exception:
             log.exception("alert evaluation failed for %s", agent_id)
-            return []
+            return ()
 
     async def observe(
         self,
@@ -533,7 +580,7 @@ class Evaluator:
         changes = self._evaluate(agent_id, host, keys, values, row, lanes, groups, clock)
         if changes:
             await self._persist(changes)
-        return changes
+        return list(changes)
 
     def _ready(self, host: _Host) -> None:
         """After a report with a stored row: whether the next may take the fast path. (An
@@ -555,7 +602,7 @@ class Evaluator:
         more: Sequence[tuple[str, float]],
         groups: frozenset[str],
         now: float,
-    ) -> list[Change]:
+    ) -> Sequence[Change]:
         """States and extras ride apart from the stored row: a handful of 1/0 values that
         rarely change, so the same ones again are skipped (see `_Host.quiet_states`)."""
         host.quiet_states = None
@@ -566,7 +613,7 @@ class Evaluator:
             host.ready = -1
         if not _follows(host, plan) and not plan.crossing(values):
             host.quiet_states = more
-            return []
+            return ()
         return self._follow(agent_id, host, plan, keys, values, None, groups, now)
 
     def _evaluate(
@@ -580,7 +627,7 @@ class Evaluator:
         groups: frozenset[str],
         now: float,
         crossed: int | None = None,
-    ) -> list[Change]:
+    ) -> Sequence[Change]:
         """The transitions one report makes, to be persisted; nothing awaits in here, so a
         report that crosses nothing costs no coroutine of its own. `crossed`: the row's lane
         check under the host's current plan, when the caller made it (`_Host.ready`)."""
@@ -601,7 +648,7 @@ class Evaluator:
         hits = plan.crossing(values, row) if crossed is None else _lanes_crossed(crossed)
         if not hits and not host.watched and not self._stale:
             host.expect = 0
-            return []  # the common case: nothing crossed, nothing to follow
+            return ()  # the common case: nothing crossed, nothing to follow
         host.expect, host.values = _UNMOVED, None
         changes = self._follow(agent_id, host, plan, keys, values, hits, groups, now)
         if not host.watched:
@@ -630,13 +677,13 @@ class Evaluator:
             if position is None or position >= plan.lanes:
                 return
             value = values[position]
+            mine = host.pending.get(series_key, _NO_PENDING)
             for rule in plan.rules[position]:
-                key = (rule.id, agent_id, series_key)
-                pending = self.pending.get(key)
+                pending = mine.get(rule.id)
                 if pending is None:
                     # A rule without an alert crosses nothing here (a group's rule may, while
                     # the host is not in it: joining or leaving brings a stepped report).
-                    if key in self.active:
+                    if (rule.id, agent_id, series_key) in self.active:
                         return
                 else:
                     # The margin keeps rounding from putting off a firing by a report.
@@ -661,20 +708,20 @@ class Evaluator:
         plan: Plan,
         keys: tuple[str, ...],
         values: tuple[float, ...],
-        hits: list[int] | None,
+        hits: Sequence[int] | None,
         groups: frozenset[str],
         now: float,
-    ) -> list[Change]:
+    ) -> Sequence[Change]:
         """Steps the rules of the positions that crossed (`hits`, None: find them) and of the
         series with an alert, and resolves the host's alerts of rules gone."""
         if hits is None:
             hits = plan.crossing(values)
-        changes: list[Change] = []
+        changes: list[Change] | None = None  # none, the usual answer, allocates nothing
         if host.watched:  # series with an active alert are followed whatever their value
             position = plan.position
             followed = [position[k] for k in host.watched if k in position]
             hits = sorted(set(hits).union(followed)) if hits else sorted(followed)
-        step, pending, active, watched = self._step, self.pending, self.active, host.watched
+        step, pending, active, watched = self._step, host.pending, self.active, host.watched
         for i in hits:
             series_key, value = keys[i], values[i]
             moved = 0  # pending alerts of this series opened less those cleared
@@ -683,9 +730,8 @@ class Evaluator:
                     if series_key in watched:  # the host left the group: its alerts go
                         left = self._drop((rule.id, agent_id, series_key), now)
                         if left is not None:
-                            changes.append(left)
+                            changes = [left] if changes is None else [*changes, left]
                     continue
-                key = (rule.id, agent_id, series_key)
                 # What most steps are, inline (a call each costs as much as the step): a
                 # pending alert opening, clearing, or held short of its `for`; a rule with
                 # nothing to do. `_step` does the rest. The level is `Rule.level_for`'s.
@@ -693,25 +739,30 @@ class Evaluator:
                 level = (
                     "critical" if one_way > critical else "warning" if one_way > warning else None
                 )
-                was = pending.get(key)
+                mine = pending.get(series_key)  # a step may have emptied and dropped it
+                was = None if mine is None else mine.get(rule.id)
                 if was is not None:
                     if level is None:
-                        del pending[key]
+                        del mine[rule.id]  # type: ignore[union-attr]
+                        if not mine:
+                            del pending[series_key]
                         moved -= 1
                         continue
                     if now - was[1] < for_seconds:
-                        pending[key] = (level, was[1], value)
+                        mine[rule.id] = (level, was[1], value)  # type: ignore[index]
                         continue
-                elif not active or key not in active:
+                elif not active or (rule.id, agent_id, series_key) not in active:
                     if level is None:
                         continue
                     if for_seconds > 0:
-                        pending[key] = (level, now, value)
+                        if mine is None:
+                            mine = pending[series_key] = {}
+                        mine[rule.id] = (level, now, value)
                         moved += 1
                         continue
-                change = step(rule, key, value, level, was, now)
+                change = step(rule, (rule.id, agent_id, series_key), value, level, was, now)
                 if change is not None:
-                    changes.append(change)
+                    changes = [change] if changes is None else [*changes, change]
             if moved:
                 _count(host, series_key, moved)
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
@@ -719,13 +770,13 @@ class Evaluator:
             self._stale.discard(key)
             gone = self._drop(key, now)
             if gone is not None:
-                changes.append(gone)
-        return changes
+                changes = [gone] if changes is None else [*changes, gone]
+        return () if changes is None else changes
 
     def _drop(self, key: Key, now: float) -> Change | None:
         """An alert whose rule went or no longer applies to its host: a pending one is
         forgotten, a firing one resolves."""
-        if self.pending.pop(key, None) is not None:
+        if self._unpend(key) is not None:
             self._watch(key, -1)
             return None
         alert = self.active.get(key)
@@ -739,7 +790,7 @@ class Evaluator:
         resolves."""
         if was is not None:
             assert level is not None
-            del self.pending[key]
+            self._unpend(key)
             return self._fire(key, rule, level, value, was[1], now, from_state="pending")
         alert = self.active.get(key)
         if alert is None:
@@ -837,9 +888,9 @@ class Evaluator:
     def _latest(self, agent_id: str | None) -> Iterable[tuple[Key, tuple[str, float, float]]]:
         """Pending alerts (of a host, or all) with their level and value now: those it was last
         stepped with, or on a calm host, those of its last report (see `_Host`)."""
-        for key, (level, started, value) in self.pending.items():
+        for key, (level, started, value) in self._pending_items(agent_id):
             rule = self.rules.get(key[0])
-            if (agent_id is not None and key[1] != agent_id) or rule is None:
+            if rule is None:
                 continue
             host = self._hosts.get(key[1])
             if host is not None and host.values is not None and host.stored is not None:
@@ -856,7 +907,7 @@ class Evaluator:
         alert.state, alert.resolved_at = "resolved", resolved
         return Change(alert, "firing", "resolved", "alert.resolved", resolved)
 
-    async def _persist(self, changes: list[Change]) -> None:
+    async def _persist(self, changes: Sequence[Change]) -> None:
         queued = False
         async with self.db.write() as conn:
             channels = [c for c in await notifications.list_channels(conn) if c.enabled]
