@@ -410,23 +410,27 @@ class Evaluator:
             for rule_id, pending in mine.items():
                 yield (rule_id, agent_id, series_key), pending
 
-    def _pending_of(self, key: Key) -> Pending | None:
+    def _series_pending(self, key: Key) -> dict[str, Pending] | None:
+        """The pending alerts of the key's host and series, by rule."""
         host = self._hosts.get(key[1])
-        mine = None if host is None else host.pending.get(key[2])
+        return None if host is None else host.pending.get(key[2])
+
+    def _pending_of(self, key: Key) -> Pending | None:
+        mine = self._series_pending(key)
         return None if mine is None else mine.get(key[0])
 
     def _pend(self, key: Key, pending: Pending) -> None:
         self._host(key[1]).pending.setdefault(key[2], {})[key[0]] = pending
 
     def _unpend(self, key: Key) -> Pending | None:
-        """Forgets a pending alert; returns it (None: there was none)."""
-        host = self._hosts.get(key[1])
-        mine = None if host is None else host.pending.get(key[2])
+        """Forgets a pending alert; returns it (None: there was none). `_follow` does the
+        same inline."""
+        mine = self._series_pending(key)
         if mine is None:
             return None
         pending = mine.pop(key[0], None)
         if not mine:
-            del host.pending[key[2]]  # type: ignore[union-attr]
+            del self._hosts[key[1]].pending[key[2]]
         return pending
 
     async def save_pending(self) -> bool:
