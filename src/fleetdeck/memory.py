@@ -41,7 +41,7 @@ def return_large_blocks_to_the_os() -> bool:
 # Container objects allocated (net) before the youngest generation is collected; Python's
 # default is 700. Under the ingest each young collection costs ~0.4 ms whatever its size
 # (the newest reports' containers are walked every time), so fewer of them are cheaper:
-# bench/ingest +5-7 % samples/s with 10,000. Reference counting frees everything but cycles
+# bench/ingest +5-9 % samples/s with 10,000. Reference counting frees everything but cycles
 # at once; only cyclic garbage waits longer.
 YOUNG_THRESHOLD = 10_000
 
