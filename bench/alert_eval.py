@@ -35,7 +35,7 @@ from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.alerts.rules import Rule
 from fleetdeck.auth.keys import SecretBox
 from fleetdeck.fleet.hub import ONLINE
-from fleetdeck.memory import freeze_startup_objects
+from fleetdeck.memory import tune_garbage_collector
 from fleetdeck.notify.delivery import Deliverer, DeliveryPolicy
 from fleetdeck.store import alerts as alert_store
 from fleetdeck.store import migrate, notifications
@@ -115,7 +115,7 @@ async def ingest_cpu(directory: Path, hosts: int, ticks: int) -> dict[str, Any]:
             evaluator.evaluate_snapshot(name, {}, stored=first, extra=ONLINE)
     await plain.flush()
     await store.flush()
-    freeze_startup_objects()  # as the server does once started
+    tune_garbage_collector()  # as the server does once started
 
     async def without(ts: int, rows: list[list[float]]) -> None:
         for name, row in zip(names, rows, strict=True):

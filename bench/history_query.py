@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fleet_data import KEYS, Host
 from fleetdeck.api.history import Selection, _history_json
-from fleetdeck.memory import freeze_startup_objects
+from fleetdeck.memory import tune_garbage_collector
 from fleetdeck.store import migrate
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb import codec
@@ -125,7 +125,7 @@ def main() -> None:
 
         async def run() -> tuple[list[float], int]:
             store = await load(Path(tmp), args.hosts, now)
-            freeze_startup_objects()  # as the server does once started
+            tune_garbage_collector()  # as the server does once started
             times = await measure(store, args.hosts, args.queries, now)
             size = (await store.stats())["database_bytes"]
             await store.db.close()

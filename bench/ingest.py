@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from fleet_data import KEYS, Host
-from fleetdeck.memory import freeze_startup_objects
+from fleetdeck.memory import tune_garbage_collector
 from fleetdeck.store import migrate
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb.engine import TimeSeriesStore
@@ -115,7 +115,7 @@ async def real_path(directory: Path, hosts: int, ticks: int, history: bool) -> d
     await store.flush()
     await store.compact()
     registration = write_bytes() - registration_before
-    freeze_startup_objects()  # the garbage collector's settings, as the server's once started
+    tune_garbage_collector()  # as the server does once started
     elapsed = 0.0
     written_before = write_bytes()
     # Where the bytes go: our WAL (ingest + flush), compactions (chunks and 1m blocks, SQLite's

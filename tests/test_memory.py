@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleetdeck.memory import YOUNG_THRESHOLD, freeze_startup_objects
+from fleetdeck.memory import YOUNG_THRESHOLD, tune_garbage_collector
 
 
 @pytest.fixture
@@ -22,6 +22,6 @@ def collector_settings() -> Iterator[None]:
 def test_after_start_up_objects_are_frozen_and_young_ones_collected_less_often() -> None:
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
-    freeze_startup_objects()
+    tune_garbage_collector()
     assert gc.get_freeze_count() > 0  # what start-up left alive is out of the collector's walks
     assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)

@@ -52,7 +52,7 @@ from fleetdeck.config import Settings
 from fleetdeck.fleet.groups import GroupIndex
 from fleetdeck.fleet.hub import Hub
 from fleetdeck.fleet.local import LocalMonitor
-from fleetdeck.memory import freeze_startup_objects
+from fleetdeck.memory import tune_garbage_collector
 from fleetdeck.notify.delivery import Deliverer, DeliveryPolicy
 from fleetdeck.store import audit, migrate, sessions, settings_kv
 from fleetdeck.store.engine import Database
@@ -185,7 +185,7 @@ def create_app(config: Settings) -> FastAPI:
             asyncio.create_task(deliverer.run()),
             asyncio.create_task(_alert_upkeep(evaluator)),
         ]
-        freeze_startup_objects()
+        tune_garbage_collector()
         try:
             yield
         finally:

@@ -46,11 +46,11 @@ def return_large_blocks_to_the_os() -> bool:
 YOUNG_THRESHOLD = 10_000
 
 
-def freeze_startup_objects() -> None:
-    """Move everything alive after start-up (modules, routes, caches) out of the garbage
-    collector's reach, so the full collections that large replies trigger do not walk it (a
-    7-day history query spent a third of its time in such collections, bench/history_query),
-    and collect the youngest generation less often (`YOUNG_THRESHOLD`)."""
+def tune_garbage_collector() -> None:
+    """Once the server has started: move everything alive (modules, routes, caches) out of
+    the garbage collector's reach, so the full collections that large replies trigger do not
+    walk it (a 7-day history query spent a third of its time in such collections,
+    bench/history_query), and collect the youngest generation less often (`YOUNG_THRESHOLD`)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
