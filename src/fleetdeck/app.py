@@ -96,10 +96,7 @@ async def _alert_upkeep(evaluator: Evaluator) -> None:
             await evaluator.remind()
         except Exception:
             log.exception("alert reminders failed")
-        try:
-            await evaluator.save_pending()
-        except Exception:
-            log.exception("could not save the pending alerts")
+        await evaluator.save_pending()
 
 
 async def _initial_interval(db: Database, configured: float) -> float:
@@ -198,10 +195,7 @@ def create_app(config: Settings) -> FastAPI:
                 await hub.persist()
             except Exception:
                 log.exception("could not record when agents were last seen")
-            try:
-                await evaluator.save_pending()
-            except Exception:
-                log.exception("could not save the pending alerts")
+            await evaluator.save_pending()
             for agent_id in list(hub.links):  # agents reconnect to the next server process
                 await hub.disconnect(agent_id, 1012, "server restarting")
             try:

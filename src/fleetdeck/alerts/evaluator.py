@@ -436,13 +436,19 @@ class Evaluator:
     async def save_pending(self) -> bool:
         """Write the pending alerts as one record (see `load`), unless they are as last written
         but for their values; returns whether it wrote. The server calls this every 30 s and
-        at shutdown: a crash forgets at most the last 30 s of pending alerts opening."""
+        at shutdown: a crash forgets at most the last 30 s of pending alerts opening. A
+        failure is logged, never raised (the next call tries again)."""
         marks = self._marks()
         if marks == self._saved:
             return False
         entries = [[*key, level, since, value] for key, (level, value, since) in self._latest(None)]
-        async with self.db.write() as conn:
-            await settings_kv.put(conn, PENDING_KEY, {"saved_at": self.clock(), "pending": entries})
+        try:
+            async with self.db.write() as conn:
+                record = {"saved_at": self.clock(), "pending": entries}
+                await settings_kv.put(conn, PENDING_KEY, record)
+        except Exception:
+            log.exception("could not save the pending alerts")
+            return False
         self._saved = marks
         return True
 
@@ -720,7 +726,7 @@ class Evaluator:
         series with an alert, and resolves the host's alerts of rules gone."""
         if hits is None:
             hits = plan.crossing(values)
-        changes: list[Change] | None = None  # none, the usual answer, allocates nothing
+        changes: list[Change] = []
         if host.watched:  # series with an active alert are followed whatever their value
             position = plan.position
             followed = [position[k] for k in host.watched if k in position]
@@ -734,7 +740,7 @@ class Evaluator:
                     if series_key in watched:  # the host left the group: its alerts go
                         left = self._drop((rule.id, agent_id, series_key), now)
                         if left is not None:
-                            changes = [left] if changes is None else [*changes, left]
+                            changes.append(left)
                     continue
                 # What most steps are, inline (a call each costs as much as the step): a
                 # pending alert opening, clearing, or held short of its `for`; a rule with
@@ -766,7 +772,7 @@ class Evaluator:
                         continue
                 change = step(rule, (rule.id, agent_id, series_key), value, level, was, now)
                 if change is not None:
-                    changes = [change] if changes is None else [*changes, change]
+                    changes.append(change)
             if moved:
                 _count(host, series_key, moved)
         # Alerts whose rule was disabled or deleted resolve at their host's next report.
@@ -774,8 +780,8 @@ class Evaluator:
             self._stale.discard(key)
             gone = self._drop(key, now)
             if gone is not None:
-                changes = [gone] if changes is None else [*changes, gone]
-        return () if changes is None else changes
+                changes.append(gone)
+        return changes
 
     def _drop(self, key: Key, now: float) -> Change | None:
         """An alert whose rule went or no longer applies to its host: a pending one is
