@@ -119,6 +119,32 @@ async def test_flushed_samples_survive_a_crash(db: Database, tmp_path: Path) -> 
     assert len((await third.query("web-1", t0, t0 + 60_000, "raw", ["cpu"])).rows) == 10
 
 
+async def test_after_a_compaction_mostly_idle_series_survive_a_crash_exactly(
+    db: Database, tmp_path: Path
+) -> None:
+    """A compaction tells the WAL which series its chunks stored as levels (a network rate
+    idle but for bursts); the next segment stores them so, and replays them exactly."""
+    store = await open_store(db, tmp_path)
+    t0 = minute_start()
+
+    def tick(i: int) -> list[tuple[str, float]]:
+        return [("cpu", 12.5 + i % 7), ("rx", 0.0 if i % 4 else 1234.56 * i), ("temp", -3.5)]
+
+    for i in range(60):
+        await store.ingest("web-1", t0 + i * 1000, tick(i))
+    await store.compact()
+    assert set(store._wal.levels.values()) == {0b010}  # type: ignore[union-attr]
+    for i in range(60, 90):
+        await store.ingest("web-1", t0 + i * 1000, tick(i))
+    await store.flush()
+    # crash: the store is dropped without close()
+    again = await open_store(db, tmp_path)
+    rows = (await again.query("web-1", t0, t0 + 90_000, "raw", ["cpu", "rx", "temp"])).rows
+    assert [(ts, [p[0] for p in points]) for ts, points in rows] == [
+        (t0 + i * 1000, [round(value, 2) for _, value in tick(i)]) for i in range(90)
+    ]
+
+
 async def test_a_torn_wal_record_loses_only_itself(db: Database, tmp_path: Path) -> None:
     store = await open_store(db, tmp_path)
     t0 = minute_start()

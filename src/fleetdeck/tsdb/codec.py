@@ -1,10 +1,13 @@
 """Compact encodings for chunks of samples and for rollup rows.
 
 Values are fixed-point integers (x100). A chunk holds one host's samples for a run of ticks
-with one set of series: timestamps and each series' values are delta-encoded along time,
-zigzagged so small negative steps stay small, laid out as little-endian uint64s, byte-shuffled
-(all first bytes, then all second bytes, ...) so the mostly-zero high bytes form long runs, and
-deflated. Shuffling and deflate run at C speed; Python touches each value only for the delta.
+with one set of series. Each series is divided by the greatest common divisor of its values
+(a percentage with one decimal is a multiple of 10 in hundredths) and stored either as its
+steps along time, zigzagged so small negative steps stay small, or, when at least a quarter of
+its values are zero (a mostly idle network rate), as its levels: steps would turn every burst
+into two large numbers. The words are laid out as little-endian uint64s, byte-shuffled (all
+first bytes, then all second bytes, ...) so the mostly-zero high bytes form long runs, and
+deflated. Shuffling and deflate run at C speed; Python touches each value only for the step.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ import sys
 import zlib
 from array import array
 from collections.abc import Iterable, Sequence
-from itertools import accumulate
-from math import floor
+from itertools import accumulate, repeat
+from math import floor, gcd
+from operator import mul
 
 SCALE = 100
 _LEVEL = 6
-_HEADER = struct.Struct("<II")  # ticks, series
+_HEADER = struct.Struct("<II")  # ticks, series (| DIVIDED_CHUNK: a word per series leads)
+DIVIDED_CHUNK = 1 << 31
+_LARGEST_DIVISOR = 1 << 62  # a divisor's word is 2 * divisor + 1 at most
 
 if sys.byteorder != "little":  # pragma: no cover - every Linux platform we target is little-endian
     raise ImportError("fleetdeck's time-series codec assumes a little-endian machine")
@@ -37,22 +43,34 @@ def from_fixed(value: int) -> float:
     return value / SCALE
 
 
-def _zigzag_deltas(values: Sequence[int]) -> list[int]:
+def _zigzag_deltas(values: Sequence[int], divisor: int = 1) -> list[int]:
+    """Steps along time (from 0), divided by `divisor` (which divides every value), zigzagged."""
     out = []
     previous = 0
-    for v in values:
-        d = v - previous
-        previous = v
-        out.append((d << 1) ^ (d >> 63))
+    if divisor == 1:
+        for v in values:
+            d = v - previous
+            previous = v
+            out.append((d << 1) ^ (d >> 63))
+    else:
+        for v in values:
+            d = (v - previous) // divisor
+            previous = v
+            out.append((d << 1) ^ (d >> 63))
     return out
 
 
-def _undo_zigzag_deltas(encoded: Sequence[int]) -> list[int]:
+def _undo_zigzag_deltas(encoded: Sequence[int], divisor: int = 1) -> list[int]:
     out = []
     current = 0
-    for z in encoded:
-        current += (z >> 1) ^ -(z & 1)
-        out.append(current)
+    if divisor == 1:
+        for z in encoded:
+            current += (z >> 1) ^ -(z & 1)
+            out.append(current)
+    else:
+        for z in encoded:
+            current += ((z >> 1) ^ -(z & 1)) * divisor
+            out.append(current)
     return out
 
 
@@ -94,21 +112,61 @@ def _unpack(blob: bytes) -> list[int]:
 
 def encode_chunk(timestamps: Sequence[int], columns: Sequence[Sequence[int]]) -> bytes:
     """timestamps (ms) and one column of fixed-point values per series, all of equal length."""
-    if any(len(c) != len(timestamps) for c in columns):
+    return chunk_and_levels(timestamps, columns)[0]
+
+
+def chunk_and_levels(
+    timestamps: Sequence[int], columns: Sequence[Sequence[int]]
+) -> tuple[bytes, int]:
+    """The chunk, and which series it stores as levels: bit i set for column i. The WAL
+    stores the same series of the host as levels too (`wal.RowState`)."""
+    ticks = len(timestamps)
+    if any(len(c) != ticks for c in columns):
         raise ValueError("every column needs one value per timestamp")
-    numbers = _zigzag_deltas(timestamps)
-    for column in columns:
-        numbers.extend(_zigzag_deltas(column))
-    return _HEADER.pack(len(timestamps), len(columns)) + _pack(numbers, runs=True)
+    words = []
+    parts = []
+    levels = 0
+    for i, column in enumerate(columns):
+        divisor = gcd(*column)  # C speed; 0 when every value is
+        if not 1 < divisor <= _LARGEST_DIVISOR:
+            divisor = 1
+        if ticks and column.count(0) * 4 >= ticks and min(column) >= 0:
+            levels |= 1 << i
+            words.append(2 * divisor + 1)
+            scaled = column if divisor == 1 else [v // divisor for v in column]
+            parts.append(array("q", scaled).tobytes())
+        else:
+            words.append(2 * divisor)
+            parts.append(array("Q", _zigzag_deltas(column, divisor)).tobytes())
+    words.extend(_zigzag_deltas(timestamps))
+    raw = array("Q", words).tobytes() + b"".join(parts)
+    header = _HEADER.pack(ticks, len(columns) | DIVIDED_CHUNK)
+    return header + deflate_words(raw, runs=True), levels
 
 
 def decode_chunk(blob: bytes) -> tuple[list[int], list[list[int]]]:
     ticks, series = _HEADER.unpack_from(blob)
-    numbers = _unpack(blob[_HEADER.size :])
-    timestamps = _undo_zigzag_deltas(numbers[:ticks])
-    columns = [
-        _undo_zigzag_deltas(numbers[(i + 1) * ticks : (i + 2) * ticks]) for i in range(series)
-    ]
+    if not series & DIVIDED_CHUNK:  # written before the per-series word (steps, no divisor)
+        numbers = _unpack(blob[_HEADER.size :])
+        timestamps = _undo_zigzag_deltas(numbers[:ticks])
+        columns = [
+            _undo_zigzag_deltas(numbers[(i + 1) * ticks : (i + 2) * ticks]) for i in range(series)
+        ]
+        return timestamps, columns
+    series &= ~DIVIDED_CHUNK
+    words = array("Q", inflate_words(blob[_HEADER.size :]))
+    timestamps = _undo_zigzag_deltas(words[series : series + ticks])
+    columns = []
+    at = series + ticks
+    for word in words[:series]:
+        divisor, as_levels = word >> 1, word & 1
+        part = words[at : at + ticks]
+        at += ticks
+        if as_levels:
+            column = part.tolist()
+            columns.append(column if divisor == 1 else [v * divisor for v in column])
+        else:
+            columns.append(_undo_zigzag_deltas(part, divisor))
     return timestamps, columns
 
 
@@ -133,45 +191,52 @@ Stats = tuple[int, int, int, int]  # min, max, sum, count of fixed-point values
 Block = dict[int, dict[int, Stats]]  # series id -> bucket timestamp -> stats
 _BLOCK_HEADER = struct.Struct("<BIII")  # layout, buckets, series, bytes of the index
 WHOLE, SPLIT = 0, 1
+DIVIDED = 2  # in the layout: the index ends with a divisor per series
 
 
 def _deltas(values: Sequence[int]) -> list[int]:
     return [b - a for a, b in zip([0, *values], values, strict=False)]
 
 
-def _series_numbers(per_bucket: dict[int, Stats], buckets: Sequence[int]) -> list[int]:
-    """One series' stats over the block's buckets: lows (zigzagged steps along time), then
-    spreads (max - min), excesses (sum - count * min) and counts, all three never negative;
-    absent buckets count 0."""
+def _series_numbers(per_bucket: dict[int, Stats], buckets: Sequence[int]) -> tuple[int, list[int]]:
+    """One series' stats over the block's buckets, divided by their greatest common divisor
+    (returned first): lows (zigzagged steps along time), then spreads (max - min), excesses
+    (sum - count * min) and counts, all three never negative; absent buckets count 0."""
     empty = (0, 0, 0, 0)
     stats = [per_bucket.get(b, empty) for b in buckets]
-    return (
-        zigzag(_deltas([s[0] for s in stats]))
-        + [s[1] - s[0] for s in stats]
-        + [s[2] - s[3] * s[0] for s in stats]
-        + [s[3] for s in stats]
-    )
+    lows = [s[0] for s in stats]
+    spreads = [s[1] - s[0] for s in stats]
+    excesses = [s[2] - s[3] * s[0] for s in stats]
+    divisor = gcd(*lows, *spreads, *excesses)
+    if not 1 < divisor <= _LARGEST_DIVISOR:
+        divisor = 1
+    else:
+        lows = [n // divisor for n in lows]
+        spreads = [n // divisor for n in spreads]
+        excesses = [n // divisor for n in excesses]
+    return divisor, zigzag(_deltas(lows)) + spreads + excesses + [s[3] for s in stats]
 
 
 def encode_block(block: Block, *, split: bool = False) -> bytes:
     """Rollup stats of several series over several buckets.
 
     Each series' numbers sit together, steps along time, so a steady series costs next to
-    nothing after deflate. WHOLE packs every series into one stream (small blocks written at
-    each compaction); SPLIT compresses each series on its own behind an offset table (sealed
-    blocks of a day or an hour), so a query inflates only the series it asks for.
+    nothing after deflate; each is divided by its greatest common divisor, kept in the index.
+    WHOLE packs every series into one stream (small blocks written at each compaction); SPLIT
+    compresses each series on its own behind an offset table (sealed blocks of a day or an
+    hour), so a query inflates only the series it asks for.
     """
     ids = sorted(block)
     buckets = sorted({b for per in block.values() for b in per})
-    index = pack_ints(_deltas(buckets) + _deltas(ids))
-    columns = [_series_numbers(block[sid], buckets) for sid in ids]
+    divisors, columns = zip(*(_series_numbers(block[sid], buckets) for sid in ids), strict=True)
+    index = pack_ints(_deltas(buckets) + _deltas(ids) + list(divisors))
     if split:
         parts = [_pack_counted(c) for c in columns]
         offsets = list(accumulate((len(p) for p in parts), initial=0))
         payload = array("I", offsets).tobytes() + b"".join(parts)
     else:
         payload = _pack_counted([n for c in columns for n in c])
-    layout = SPLIT if split else WHOLE
+    layout = (SPLIT if split else WHOLE) | DIVIDED
     header = _BLOCK_HEADER.pack(layout, len(buckets), len(ids), len(index))
     return header + index + payload
 
@@ -196,7 +261,8 @@ def decode_block(
     if not picked:
         return buckets, out
     width = 4 * nb
-    if layout == SPLIT:
+    divisors = index[nb + ns : nb + 2 * ns] if layout & DIVIDED else [1] * ns
+    if layout & SPLIT:
         offsets = array("I", blob[at : at + 4 * (ns + 1)])
         at += 4 * (ns + 1)
         raw = {i: _unpack_counted(blob[at + offsets[i] : at + offsets[i + 1]]) for i, _ in picked}
@@ -205,11 +271,20 @@ def decode_block(
         raw = {i: everything[i * width : (i + 1) * width] for i, _ in picked}
     for i, sid in picked:
         n = raw[i]
-        lows = list(accumulate(unzigzag(n[:nb])))
+        divisor = divisors[i]
+        if divisor == 1:
+            out[sid] = (
+                list(accumulate(unzigzag(n[:nb]))),
+                n[nb : 2 * nb].tolist(),
+                n[2 * nb : 3 * nb].tolist(),
+                n[3 * nb :].tolist(),
+            )
+            continue
+        scale = repeat(divisor)
         out[sid] = (
-            lows,
-            n[nb : 2 * nb].tolist(),
-            n[2 * nb : 3 * nb].tolist(),
+            list(map(mul, accumulate(unzigzag(n[:nb])), scale)),
+            list(map(mul, n[nb : 2 * nb], scale)),
+            list(map(mul, n[2 * nb : 3 * nb], scale)),
             n[3 * nb :].tolist(),
         )
     return buckets, out

@@ -397,7 +397,7 @@ class TimeSeriesStore:
             segment = self._unsaved_segment
             if not heads:
                 return
-            chunks, blocks = await asyncio.to_thread(self._encode, heads)
+            chunks, blocks, levels = await asyncio.to_thread(self._encode, heads)
             async with self.db.write() as conn:
                 await repo.insert_chunks(conn, chunks)
                 await repo.insert_rollups(conn, blocks)
@@ -406,18 +406,28 @@ class TimeSeriesStore:
             self._unsaved = []
             self._generation += 1
             self.last_compaction = time.time()
+            if self._wal is not None:  # for the WAL's next segment: see wal.RowState
+                self._wal.levels.update(levels)
             if segment is not None:
                 for number in wal.segments(self.directory):
                     if number <= segment:
                         wal.segment_path(self.directory, number).unlink(missing_ok=True)
 
-    def _encode(self, heads: list[Head]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _encode(
+        self, heads: list[Head]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, int]]:
+        """Chunk rows, rollup block rows, and which series each schema's last chunk stores
+        as levels."""
         chunks: list[dict[str, Any]] = []
         blocks: dict[tuple[str, str], codec.Block] = {}
+        levels: dict[int, int] = {}
         for head in heads:
             for schema_id, buffer in head.buffers.items():
                 timestamps, columns = buffer.sorted_columns()
                 for lo, hi in _hour_runs(timestamps):
+                    data, levels[schema_id] = codec.chunk_and_levels(
+                        timestamps[lo:hi], [c[lo:hi] for c in columns]
+                    )
                     chunks.append(
                         {
                             "host": buffer.host,
@@ -426,13 +436,14 @@ class TimeSeriesStore:
                             "hour": repo.hour_of(timestamps[lo]),
                             "end_ts": timestamps[hi - 1],
                             "ticks": hi - lo,
-                            "data": codec.encode_chunk(
-                                timestamps[lo:hi], [c[lo:hi] for c in columns]
-                            ),
+                            "data": data,
                         }
                     )
                 ids = self._schemas[schema_id]
+                late = timestamps[0] < self.rolled_until  # no roll-up will see those hours
                 for res, width in rollup.RESOLUTIONS.items():
+                    if res != FINE and not late:
+                        continue
                     rollup.add_to_block(
                         blocks.setdefault((buffer.host, res), {}),
                         rollup.from_columns(timestamps, columns, ids, width),
@@ -447,7 +458,7 @@ class TimeSeriesStore:
                 if res == FINE or hour < self.rolled_until:  # late: no roll-up will see it
                     rows.append(_block_row(host, res, part, split=False))
         rows.sort(key=lambda r: (r["resolution"], r["hour"], r["host"], r["start_ts"]))
-        return list(unique.values()), rows
+        return list(unique.values()), rows, levels
 
     async def seal(self, now: int | None = None, *, batch: int = 200) -> int:
         """Roll finished hours up into the 5m and 1h tiers, then seal each finished day's

@@ -4,11 +4,15 @@ A segment file is a run of records `[u32 length][u32 crc32][payload]`. A record 
 every sample accepted since the previous flush, as fixed-point integers. Within a segment each
 schema's row of values is stored XOR-ed with its previous row (as one big integer: C speed,
 where per-value differences cost a fifth of the ingest's CPU), so steady series cost almost
-nothing; the first row of a schema in a segment is whole. The payload is a header of (schema
-id, timestamp, width) per sample and the rows, as 8-byte words shuffled (all first bytes, then
-all second bytes, ...) and deflated (runs only: `codec.deflate_words`). Segments written so
-begin with `MAGIC`; older ones, without it, held per-value differences and are still read.
-Replay stops at the first torn or corrupt record (a crash mid-write): only that flush is lost.
+nothing; the first row of a schema in a segment is whole. The series its host's last chunk
+stored as levels (mostly zero: `codec.chunk_and_levels`) are not XOR-ed: a burst of a rate
+idle before and after costs one word, not two. Which ones is written with the schema's first
+row in the segment. The payload is a header of (schema id, timestamp, width) per sample and
+the rows, as 8-byte words shuffled (all first bytes, then all second bytes, ...) and deflated
+(runs only: `codec.deflate_words`). Segments written so begin with `MAGIC`; those of the
+format before (`MAGIC_XOR`, every series XOR-ed) and of the first (no magic, per-value
+differences) are still read. Replay stops at the first torn or corrupt record (a crash
+mid-write): only that flush is lost.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from fleetdeck.tsdb.codec import deflate_words, inflate_words, unpack_ints
 log = logging.getLogger(__name__)
 
 _RECORD = struct.Struct("<II")
-MAGIC = b"FDWAL\x00\x02\x00"  # a segment of XOR-ed rows (no first record is this long)
+MAGIC = b"FDWAL\x00\x03\x00"  # XOR-ed rows but their levels (no first record is this long)
+MAGIC_XOR = b"FDWAL\x00\x02\x00"  # every series XOR-ed
+_LEVELS = 1 << 32  # in a header's width: the row is preceded by its levels' bits
+_LANE = (1 << 64) - 1
 Sample = tuple[int, int, Sequence[int]]  # schema id, timestamp ms, fixed-point values
 # What is written: schema id, timestamp ms, width, and the fixed-point values as one unsigned
 # little-endian integer of `width` 64-bit lanes (the store makes it once per report; the alert
@@ -47,24 +54,44 @@ def segments(directory: Path) -> list[int]:
     return sorted(int(p.stem) for p in directory.glob("*.wal") if p.stem.isdigit())
 
 
+def _lanes(levels: int) -> int:
+    """Bit i of `levels` set -> every bit of the row's 64-bit lane i set."""
+    lanes = 0
+    while levels:
+        low = levels & -levels
+        lanes |= _LANE << (64 * (low.bit_length() - 1))
+        levels ^= low
+    return lanes
+
+
 class RowState:
-    """Each schema's previous row in a segment, as one integer, on both sides."""
+    """Each schema's previous row in a segment, as one integer, on both sides, and the lanes
+    of its row that are stored whole (its levels)."""
 
-    def __init__(self) -> None:
-        self.previous: dict[int, tuple[int, int]] = {}  # schema id -> (width, row)
+    def __init__(self, levels: dict[int, int] | None = None) -> None:
+        self.previous: dict[int, tuple[int, int, int]] = {}  # schema id -> (width, row, lanes)
+        self.levels = {} if levels is None else levels  # schema id -> bits, for first rows
 
-    def encode(self, batch: Sequence[Row]) -> tuple[bytes, dict[int, tuple[int, int]]]:
+    def encode(self, batch: Sequence[Row]) -> tuple[bytes, dict[int, tuple[int, int, int]]]:
         """The record's payload, and the rows it leaves as each schema's previous one: they
         become so (`previous.update`) only once the record is on disk."""
         header = array("q", [len(batch)])
         rows = []
-        latest: dict[int, tuple[int, int]] = {}
+        latest: dict[int, tuple[int, int, int]] = {}
         for schema_id, ts, width, row in batch:
             last = latest.get(schema_id) or self.previous.get(schema_id)
-            xored = row ^ last[1] if last is not None and last[0] == width else row
-            latest[schema_id] = (width, row)
-            header.extend((schema_id, ts, width))
-            rows.append(xored.to_bytes(width * 8, "little"))
+            if last is not None and last[0] == width:
+                lanes = last[2]
+                rows.append((row ^ (last[1] & ~lanes)).to_bytes(width * 8, "little"))
+                header.extend((schema_id, ts, width))
+            else:  # the schema's first row here: whole, after its levels' bits if any
+                levels = self.levels.get(schema_id, 0) & ((1 << width) - 1)
+                lanes = _lanes(levels)
+                if levels:
+                    rows.append(levels.to_bytes(8 * -(-width // 64), "little"))
+                header.extend((schema_id, ts, width | (_LEVELS if levels else 0)))
+                rows.append(row.to_bytes(width * 8, "little"))
+            latest[schema_id] = (width, row, lanes)
         return deflate_words(header.tobytes() + b"".join(rows), runs=True), latest
 
     def decode(self, payload: bytes) -> list[Sample]:
@@ -76,12 +103,19 @@ class RowState:
         pos = 0
         for i in range(count):
             schema_id, ts, width = header[3 * i : 3 * i + 3]
+            lanes = 0
+            if width & _LEVELS:
+                width &= ~_LEVELS
+                size = 8 * -(-width // 64)
+                lanes = _lanes(int.from_bytes(body[pos : pos + size], "little"))
+                pos += size
             row = int.from_bytes(body[pos : pos + width * 8], "little")
             pos += width * 8
             last = self.previous.get(schema_id)
             if last is not None and last[0] == width:
-                row ^= last[1]
-            self.previous[schema_id] = (width, row)
+                lanes = last[2]
+                row ^= last[1] & ~lanes
+            self.previous[schema_id] = (width, row, lanes)
             values = array("q", row.to_bytes(width * 8, "little"))
             out.append((schema_id, ts, values))
         return out
@@ -122,7 +156,10 @@ class WalWriter:
         self.directory = directory
         self.number = number
         self.bytes_written = 0
-        self._state = RowState()
+        # Schema id -> which of its series to store as levels in the next segments: the
+        # store sets it from each host's last chunk.
+        self.levels: dict[int, int] = {}
+        self._state = RowState(self.levels)
 
     def append(self, batch: Sequence[Row]) -> None:
         """Write one record and fsync it (group commit: one fsync per flush, not per sample)."""
@@ -147,14 +184,14 @@ class WalWriter:
         """Start the next segment; returns the number of the one just finished."""
         closed = self.number
         self.number += 1
-        self._state = RowState()
+        self._state = RowState(self.levels)
         return closed
 
 
 def read_segment(path: Path, width: Callable[[int], int]) -> Iterator[Sample]:
     """Samples of one segment, in order, up to the first torn or corrupt record."""
     data = path.read_bytes()
-    current = data.startswith(MAGIC)
+    current = data.startswith((MAGIC, MAGIC_XOR))  # MAGIC_XOR's rows have no levels' bits
     rows, deltas = RowState(), DeltaState()
     pos = len(MAGIC) if current else 0
     while pos + _RECORD.size <= len(data):
