@@ -110,16 +110,17 @@ def _unpack(blob: bytes) -> list[int]:
     return list(array("Q", inflate_words(blob)))
 
 
-def encode_chunk(timestamps: Sequence[int], columns: Sequence[Sequence[int]]) -> bytes:
-    """timestamps (ms) and one column of fixed-point values per series, all of equal length."""
-    return chunk_and_levels(timestamps, columns)[0]
+def _common_divisor(*numbers: int) -> int:
+    """The numbers' greatest common divisor (C speed), 1 when there is none to divide by or
+    it would not fit its word."""
+    divisor = gcd(*numbers)  # 0 when every number is
+    return divisor if 1 < divisor <= _LARGEST_DIVISOR else 1
 
 
-def chunk_and_levels(
-    timestamps: Sequence[int], columns: Sequence[Sequence[int]]
-) -> tuple[bytes, int]:
-    """The chunk, and which series it stores as levels: bit i set for column i. The WAL
-    stores the same series of the host as levels too (`wal.RowState`)."""
+def encode_chunk(timestamps: Sequence[int], columns: Sequence[Sequence[int]]) -> tuple[bytes, int]:
+    """timestamps (ms) and one column of fixed-point values per series, all of equal length:
+    the chunk, and which series it stores as levels (bit i set for column i). The WAL stores
+    the same series of the host as levels too (`wal.RowState`)."""
     ticks = len(timestamps)
     if any(len(c) != ticks for c in columns):
         raise ValueError("every column needs one value per timestamp")
@@ -127,9 +128,7 @@ def chunk_and_levels(
     parts = []
     levels = 0
     for i, column in enumerate(columns):
-        divisor = gcd(*column)  # C speed; 0 when every value is
-        if not 1 < divisor <= _LARGEST_DIVISOR:
-            divisor = 1
+        divisor = _common_divisor(*column)
         if ticks and column.count(0) * 4 >= ticks and min(column) >= 0:
             levels |= 1 << i
             words.append(2 * divisor + 1)
@@ -207,10 +206,8 @@ def _series_numbers(per_bucket: dict[int, Stats], buckets: Sequence[int]) -> tup
     lows = [s[0] for s in stats]
     spreads = [s[1] - s[0] for s in stats]
     excesses = [s[2] - s[3] * s[0] for s in stats]
-    divisor = gcd(*lows, *spreads, *excesses)
-    if not 1 < divisor <= _LARGEST_DIVISOR:
-        divisor = 1
-    else:
+    divisor = _common_divisor(*lows, *spreads, *excesses)
+    if divisor > 1:
         lows = [n // divisor for n in lows]
         spreads = [n // divisor for n in spreads]
         excesses = [n // divisor for n in excesses]

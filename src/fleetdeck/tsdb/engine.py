@@ -425,7 +425,7 @@ class TimeSeriesStore:
             for schema_id, buffer in head.buffers.items():
                 timestamps, columns = buffer.sorted_columns()
                 for lo, hi in _hour_runs(timestamps):
-                    data, levels[schema_id] = codec.chunk_and_levels(
+                    data, levels[schema_id] = codec.encode_chunk(
                         timestamps[lo:hi], [c[lo:hi] for c in columns]
                     )
                     chunks.append(

@@ -5,7 +5,7 @@ every sample accepted since the previous flush, as fixed-point integers. Within 
 schema's row of values is stored XOR-ed with its previous row (as one big integer: C speed,
 where per-value differences cost a fifth of the ingest's CPU), so steady series cost almost
 nothing; the first row of a schema in a segment is whole. The series its host's last chunk
-stored as levels (mostly zero: `codec.chunk_and_levels`) are not XOR-ed: a burst of a rate
+stored as levels (mostly zero: `codec.encode_chunk`) are not XOR-ed: a burst of a rate
 idle before and after costs one word, not two. Which ones is written with the schema's first
 row in the segment. The payload is a header of (schema id, timestamp, width) per sample and
 the rows, as 8-byte words shuffled (all first bytes, then all second bytes, ...) and deflated
@@ -54,6 +54,11 @@ def segments(directory: Path) -> list[int]:
     return sorted(int(p.stem) for p in directory.glob("*.wal") if p.stem.isdigit())
 
 
+def _levels_size(width: int) -> int:
+    """Bytes of a row's levels' bits: whole 64-bit words."""
+    return 8 * -(-width // 64)
+
+
 def _lanes(levels: int) -> int:
     """Bit i of `levels` set -> every bit of the row's 64-bit lane i set."""
     lanes = 0
@@ -88,7 +93,7 @@ class RowState:
                 levels = self.levels.get(schema_id, 0) & ((1 << width) - 1)
                 lanes = _lanes(levels)
                 if levels:
-                    rows.append(levels.to_bytes(8 * -(-width // 64), "little"))
+                    rows.append(levels.to_bytes(_levels_size(width), "little"))
                 header.extend((schema_id, ts, width | (_LEVELS if levels else 0)))
                 rows.append(row.to_bytes(width * 8, "little"))
             latest[schema_id] = (width, row, lanes)
@@ -106,7 +111,7 @@ class RowState:
             lanes = 0
             if width & _LEVELS:
                 width &= ~_LEVELS
-                size = 8 * -(-width // 64)
+                size = _levels_size(width)
                 lanes = _lanes(int.from_bytes(body[pos : pos + size], "little"))
                 pos += size
             row = int.from_bytes(body[pos : pos + width * 8], "little")
