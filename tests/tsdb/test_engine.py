@@ -3,6 +3,7 @@ crashes, retention and changing series."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fleetdeck.store.engine import Database
@@ -201,6 +202,25 @@ async def test_retention_removes_what_is_older_than_each_tier(db: Database, tmp_
     assert deleted["raw"] == 1 and deleted["1m"] == 0
     stats = await store.stats()
     assert stats["chunks"] == 1 and stats["rollups"]["1m"]["rows"] == 2
+
+
+async def test_the_background_loop_enforces_retention_when_it_starts(
+    db: Database, tmp_path: Path
+) -> None:
+    store = TimeSeriesStore(db, tmp_path, RETENTION, flush_interval=0.01)
+    await store.open()
+    await store.ingest("web-1", now_ms() - 3 * DAY, [("cpu", 5)])  # expired while stopped
+    await store.compact()
+    loop = asyncio.create_task(store.run())
+    try:
+        for _ in range(500):
+            if store.last_retention is not None:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+    assert store.last_retention is not None
+    assert (await store.stats())["chunks"] == 0
 
 
 async def test_auto_resolution_is_nearest_a_thousand_points(db: Database, tmp_path: Path) -> None:

@@ -250,9 +250,10 @@ class TimeSeriesStore:
         await self.compact()
 
     async def run(self) -> None:
-        """Background loop: flush every interval, compact when due, retention hourly."""
+        """Background loop: flush every interval, compact when due, retention at start and
+        hourly (after a long stop, what expired meanwhile goes at once)."""
         last_compaction = time.monotonic()
-        last_retention = 0.0
+        last_retention: float | None = None  # not 0: the monotonic clock starts at boot
         while True:
             await asyncio.sleep(self.flush_interval)
             try:
@@ -263,7 +264,7 @@ class TimeSeriesStore:
                     await self.compact()
                     await self.seal()
                     last_compaction = now
-                if now - last_retention >= 3600:
+                if last_retention is None or now - last_retention >= 3600:
                     await self.enforce_retention()
                     last_retention = now
             except Exception:
