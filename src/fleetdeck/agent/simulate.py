@@ -89,8 +89,10 @@ class Payloads:
             cpu["totalUsage"] = around(5 + 45 * load, 4)
             cpu["perCore"] = [around(5 + 45 * load, 8) for _ in cpu.get("perCore") or ()]
         memory = snap.get("memory") or {}
-        if "usedPercent" in memory:
-            memory["usedPercent"] = around(20 + 50 * load, 0.5)
+        if memory.get("total"):
+            used = int(memory["total"] * around(20 + 50 * load, 0.5) / 100)
+            memory["used"] = used
+            memory["available"] = memory["total"] - used
         for iface in (snap.get("network") or {}).get("interfaces") or ():
             iface["rxRate"] = round(rng.uniform(0, 1e7), 1)
             iface["txRate"] = round(rng.uniform(0, 1e7), 1)

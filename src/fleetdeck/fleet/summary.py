@@ -29,7 +29,7 @@ def summary(agent_id: str, snapshot: dict[str, Any]) -> dict[str, Any]:
         "hostname": (snapshot.get("system") or {}).get("hostname"),
         "timestamp": snapshot.get("timestamp"),
         "cpu": cpu.get("totalUsage"),
-        "memory": _pct(total - (memory.get("available") or 0), total),
+        "memory": _pct(memory.get("used") or 0, total),  # as stored: series.py
         "disk": _pct(root.get("used") or 0, root.get("total") or 0),
         "rx": round(sum(i.get("rxRate") or 0 for i in interfaces), 1),
         "tx": round(sum(i.get("txRate") or 0 for i in interfaces), 1),

@@ -64,7 +64,7 @@ class HostPage {
     const L = this.live;
     L.x.push(Date.parse(m.timestamp) / 1000);
     L.cpu.push(m.cpu.totalUsage);
-    L.mem.push(100 * (m.memory.total - m.memory.available) / m.memory.total);
+    L.mem.push(100 * m.memory.used / m.memory.total);  // used / total, as the history stores it
     L.swap.push(m.memory.swapTotal ? 100 * m.memory.swapUsed / m.memory.swapTotal : 0);
     L.rx.push(m.network.interfaces.reduce((s, i) => s + (i.rxRate || 0), 0));
     L.tx.push(m.network.interfaces.reduce((s, i) => s + (i.txRate || 0), 0));

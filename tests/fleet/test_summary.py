@@ -1,0 +1,28 @@
+"""What the overview shows of a host agrees with what its history stores."""
+
+from __future__ import annotations
+
+import random
+
+from fleetdeck.agent.simulate import Payloads
+from fleetdeck.fleet.summary import summary
+from fleetdeck.tsdb import series
+
+# The Tyto reference's memory section: used 8 of 16 GB, 10 GB available.
+TYTO_MEMORY = {"total": 16_000_000_000, "used": 8_000_000_000, "free": 4_000_000_000,
+               "available": 10_000_000_000, "buffers": 1_000_000_000, "cached": 3_000_000_000,
+               "swapTotal": 4_000_000_000, "swapUsed": 0}  # fmt: skip
+
+
+def test_the_overview_and_the_history_give_one_memory_figure() -> None:
+    snapshot = {"memory": TYTO_MEMORY}
+    stored = dict(series.from_snapshot(snapshot))
+    assert summary("web-1", snapshot)["memory"] == stored["memory"] == 50.0
+
+
+def test_simulated_agents_vary_their_memory_with_their_load() -> None:
+    payloads = Payloads()
+    quiet = payloads.make("quiet", random.Random(1), 0.0)["memory"]
+    busy = payloads.make("busy", random.Random(1), 1.0)["memory"]
+    assert quiet["used"] < busy["used"] <= busy["total"]
+    assert busy["used"] + busy["available"] == busy["total"]
