@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,20 @@ def api_token(server: ServerProcess) -> dict[str, str]:
     return {"Authorization": f"Bearer {reply.json()['token']}"}
 
 
+def stored_points(server: ServerProcess, at_least: int) -> None:
+    """Wait until the server's own host has `at_least` raw points in the last 5 minutes."""
+    headers = api_token(server)
+    deadline = time.monotonic() + 30
+    while True:
+        reply = httpx2.get(
+            server.url + "/api/v1/history?range=5m&resolution=raw&metrics=cpu", headers=headers
+        )
+        if len(reply.json()["data"]) >= at_least:
+            return
+        assert time.monotonic() < deadline, reply.text
+        time.sleep(0.5)
+
+
 def test_login_then_the_overview_updates_live(page: Page, server: ServerProcess) -> None:
     log_in(page, server, "admin", "wrong-password")
     expect(page.locator("#login-error")).to_contain_text("invalid username, password")
@@ -98,10 +113,12 @@ def test_host_page_switches_to_history_and_signals_a_process(
 ) -> None:
     victim = subprocess.Popen(["sleep", "600"])
     try:
+        stored_points(server, at_least=2)  # the page opens on what is stored, then streams
         log_in(page, server, "admin", ADMIN_PASSWORD)
         expect(page).to_have_url(server.url + "/")
         page.click("a[href='/hosts/local']")
         expect(page.locator("[data-field=status]")).to_have_text("online")
+        expect(page.locator("#range-note")).to_have_attribute("data-seeded", re.compile(r"^[1-9]"))
         expect(page.locator("#processes tbody tr").first).to_be_visible()
         page.click("button[data-range='1h']")
         expect(page.locator("#range-note")).to_have_text(re.compile(r"^1h: [1-9]\d* points"))

@@ -3,6 +3,9 @@
 "use strict";
 
 const LIVE_POINTS = 300;
+const LIVE_SEED_RANGE = "5m";
+const LIVE_NOTE = "Live: the last 5 minutes stored, then one point per refresh.";
+const CHART_METRICS = "cpu,memory,swap,net.rx,net.tx,disk.read,disk.write,load1,load5,load15";
 const palette = ["#1095c1", "#d93526", "#398712", "#9236a4", "#c27a00"];
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -31,6 +34,7 @@ class HostPage {
     this.bindSignal();
     this.panels = new Panels(document.getElementById("panels"), document.getElementById("panel-settings"));
     this.startLive();
+    this.seedLive();
   }
 
   field(name) { return this.root.querySelector(`[data-field="${name}"]`); }
@@ -78,13 +82,33 @@ class HostPage {
     this.renderTable("services", m.systemd.services.map((s) => [s.name, s.state, s.subState]), m.systemd.available, "systemd is not available on this host.");
   }
 
-  drawLive() {
+  drawLive() { this.draw(this.live); }
+
+  draw(c) {
+    this.charts.cpu.setData([c.x, c.cpu]);
+    this.charts.memory.setData([c.x, c.mem, c.swap]);
+    this.charts.net.setData([c.x, c.rx, c.tx]);
+    this.charts.disk.setData([c.x, c.rd, c.wr]);
+    this.charts.load.setData([c.x, c.l1, c.l5, c.l15]);
+  }
+
+  history(query) {
+    return fd.api("GET", `/api/v1/history?${query}&agent_id=${encodeURIComponent(this.agent)}&metrics=${CHART_METRICS}`);
+  }
+
+  // The live charts open on the last minutes the store holds, not on an empty frame: stored
+  // points older than the first streamed one go in front of it.
+  async seedLive() {
+    let h;
+    try { h = await this.history(`range=${LIVE_SEED_RANGE}&resolution=raw`); } catch (error) { return; }
+    const stored = historyColumns(h);
     const L = this.live;
-    this.charts.cpu.setData([L.x, L.cpu]);
-    this.charts.memory.setData([L.x, L.mem, L.swap]);
-    this.charts.net.setData([L.x, L.rx, L.tx]);
-    this.charts.disk.setData([L.x, L.rd, L.wr]);
-    this.charts.load.setData([L.x, L.l1, L.l5, L.l15]);
+    const first = L.x.length ? L.x[0] : Infinity;
+    const n = stored.x.findIndex((t) => t >= first);
+    const older = n === -1 ? stored.x.length : n;
+    for (const k in L) L[k] = stored[k].slice(0, older).concat(L[k]).slice(-LIVE_POINTS);
+    document.getElementById("range-note").dataset.seeded = older;
+    if (this.range === undefined || this.range === "live") this.drawLive();
   }
 
   bindRanges() {
@@ -100,20 +124,12 @@ class HostPage {
       b.setAttribute("aria-pressed", on); b.classList.toggle("outline", !on);
     }
     const note = document.getElementById("range-note");
-    if (range === "live") { note.textContent = "Live: one point per refresh."; this.drawLive(); return; }
+    if (range === "live") { note.textContent = LIVE_NOTE; this.drawLive(); return; }
     note.textContent = `Loading ${range}…`;
-    const url = `/api/v1/history?range=${range}&agent_id=${encodeURIComponent(this.agent)}&metrics=cpu,memory,swap,net.rx,net.tx,disk.read,disk.write,load1,load5,load15`;
     try {
-      const h = await fd.api("GET", url);
+      const h = await this.history(`range=${range}`);
       if (this.range !== range) return;
-      const sum = (p, family) => Object.keys(p).filter((k) => k === family || k.startsWith(family + "[")).reduce((s, k) => s + p[k].avg, 0);
-      const avg = (p, key) => (p[key] ? p[key].avg : null);
-      const x = h.data.map((p) => Date.parse(p.timestamp) / 1000);
-      this.charts.cpu.setData([x, h.data.map((p) => avg(p, "cpu"))]);
-      this.charts.memory.setData([x, h.data.map((p) => avg(p, "memory")), h.data.map((p) => avg(p, "swap"))]);
-      this.charts.net.setData([x, h.data.map((p) => sum(p, "net.rx")), h.data.map((p) => sum(p, "net.tx"))]);
-      this.charts.disk.setData([x, h.data.map((p) => sum(p, "disk.read")), h.data.map((p) => sum(p, "disk.write"))]);
-      this.charts.load.setData([x, h.data.map((p) => avg(p, "load1")), h.data.map((p) => avg(p, "load5")), h.data.map((p) => avg(p, "load15"))]);
+      this.draw(historyColumns(h));
       note.textContent = `${range}: ${h.data.length} points at ${h.resolution} resolution (averages), ${h.from} – ${h.to}.`;
       note.dataset.points = h.data.length;
     } catch (error) {
@@ -214,6 +230,21 @@ class HostPage {
     const tbody = document.querySelector(`#${id} tbody`);
     fd.fillRows(tbody, available ? (rows.length ? rows : [["none"]]) : [[absent]]);
   }
+}
+
+// A history reply as the charts' columns (the same as `HostPage.live`): rates summed over
+// interfaces and devices, averages at rollup resolutions.
+function historyColumns(h) {
+  const sum = (p, family) => Object.keys(p).filter((k) => k === family || k.startsWith(family + "[")).reduce((s, k) => s + p[k].avg, 0);
+  const avg = (p, key) => (p[key] ? p[key].avg : null);
+  const column = (f) => h.data.map(f);
+  return {
+    x: column((p) => Date.parse(p.timestamp) / 1000),
+    cpu: column((p) => avg(p, "cpu")), mem: column((p) => avg(p, "memory")), swap: column((p) => avg(p, "swap")),
+    rx: column((p) => sum(p, "net.rx")), tx: column((p) => sum(p, "net.tx")),
+    rd: column((p) => sum(p, "disk.read")), wr: column((p) => sum(p, "disk.write")),
+    l1: column((p) => avg(p, "load1")), l5: column((p) => avg(p, "load5")), l15: column((p) => avg(p, "load15")),
+  };
 }
 
 // Which panels show, in what order: stored per user through /api/v1/user/panel-config.
