@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from fleetdeck.config import load_settings
+from fleetdeck.config import describe_invalid, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +47,30 @@ def test_unknown_keys_and_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FLEETDECK_REFRESH_INTERVAL", "0")
     with pytest.raises(ValidationError, match="refresh_interval"):
         load_settings()
+
+
+def test_durations_take_units_and_errors_say_what_to_fix() -> None:
+    Path("fleetdeck.toml").write_text('retention_raw = "2d"\nretention_1m = " 90m "\n')
+    assert (load_settings().retention_raw, load_settings().retention_1m) == (172_800, 5400)
+    Path("fleetdeck.toml").write_text(
+        'retention_raw = "10m"\nretention_1m = "a week"\nlockout_duration = "2d"\nprot = 1\n'
+    )
+    with pytest.raises(ValidationError) as raised:
+        load_settings()
+    lines = [line.strip() for line in describe_invalid(raised.value).strip().splitlines()]
+    assert sorted(lines) == [
+        "lockout_duration (FLEETDECK_LOCKOUT_DURATION or `lockout_duration` in the config file):"
+        " must be at most 1d, got '2d'",
+        "prot (FLEETDECK_PROT or `prot` in the config file): no such setting"
+        " (docs/configuration.md lists them), got 1",
+        "retention_1m (FLEETDECK_RETENTION_1M or `retention_1m` in the config file): not a"
+        " duration: give seconds, or a number with s, m, h or d (24h), got 'a week'",
+        "retention_raw (FLEETDECK_RETENTION_RAW or `retention_raw` in the config file):"
+        " must be at least 1h, got '10m'",
+    ]
+    assert describe_invalid(FileNotFoundError("config file x does not exist")) == (
+        "config file x does not exist"
+    )
 
 
 def test_admin_password_can_come_from_a_file(tmp_path: Path) -> None:

@@ -53,12 +53,12 @@ DatabaseOpt = Annotated[
 
 
 def _settings(config: Path | None, **flags: object) -> Settings:
-    from fleetdeck.config import INVALID, load_settings
+    from fleetdeck.config import INVALID, describe_invalid, load_settings
 
     try:
         return load_settings(config, **flags)
     except INVALID as exc:
-        err.print(f"[red]fleetdeck: invalid configuration:[/red] {exc}")
+        err.print(f"[red]fleetdeck: invalid configuration:[/red] {describe_invalid(exc)}")
         raise typer.Exit(2) from exc
 
 

@@ -20,11 +20,13 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: object) -> object:
-    """`90`, `90s`, `15m`, `24h`, `7d` -> seconds. Anything else is left for int validation."""
+    """`90`, `90s`, `15m`, `24h`, `7d` -> seconds; other text is refused. Numbers are left for
+    int validation."""
     if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", value)
-        if match:
-            return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+        match = re.fullmatch(r"\s*(-?\d+)\s*([smhd]?)\s*", value)
+        if not match:
+            raise ValueError("not a duration: give seconds, or a number with s, m, h or d (24h)")
+        return int(match.group(1)) * _UNITS[match.group(2) or "s"]
     return value
 
 
@@ -218,6 +220,43 @@ class Settings(BaseSettings):
 # What `load_settings` raises for a configuration that cannot be used: the commands report it
 # as "invalid configuration" and exit with status 2.
 INVALID = (ValidationError, FileNotFoundError, ValueError, OSError)
+
+
+def _is_duration(name: str) -> bool:
+    field = Settings.model_fields.get(name)
+    return field is not None and any(
+        getattr(m, "func", None) is parse_duration for m in field.metadata
+    )
+
+
+def _duration_text(seconds: int) -> str:
+    """3600 -> `1h`, 90 -> `90s`: the largest unit that divides it."""
+    unit = next(u for u in "dhms" if seconds % _UNITS[u] == 0)
+    return f"{seconds // _UNITS[unit]}{unit}"
+
+
+def describe_invalid(exc: Exception) -> str:
+    """What `load_settings` raised, as a person fixing their configuration wants it: one line
+    per setting with where it is set and the value given (not pydantic's internal names)."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "configuration"
+        message = error["msg"].removeprefix("Value error, ")
+        given = error["input"]
+        ctx = error.get("ctx") or {}
+        limit = ctx.get("ge", ctx.get("le"))
+        if error["type"] == "extra_forbidden":
+            message = "no such setting (docs/configuration.md lists them)"
+        elif limit is not None and _is_duration(name):
+            bound = "at least" if error["type"] == "greater_than_equal" else "at most"
+            message = f"must be {bound} {_duration_text(int(limit))}"
+            if isinstance(given, int) and given > 0:
+                given = _duration_text(given)
+        where = f"FLEETDECK_{name.upper()} or `{name}` in the config file"
+        lines.append(f"\n  {name} ({where}): {message}, got {given!r}")
+    return "".join(lines)
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:

@@ -58,7 +58,7 @@ def run(settings: Settings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from fleetdeck.config import INVALID, load_settings
+    from fleetdeck.config import INVALID, describe_invalid, load_settings
 
     parser = argparse.ArgumentParser(prog="fleetdeck server")
     parser.add_argument("--config", "-c", type=Path, default=os.environ.get("FLEETDECK_CONFIG"))
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
             log_level=args.log_level, tls=args.tls,
         )  # fmt: skip
     except INVALID as exc:
-        print(f"fleetdeck: invalid configuration: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"fleetdeck: invalid configuration: {describe_invalid(exc)}", file=sys.stderr)  # noqa: T201
         return 2
     run(settings)
     return 0
