@@ -185,10 +185,21 @@ def test_first_login_forces_a_password_change(browser: Browser, tmp_path: Path) 
         expect(page).to_have_url(proc.url + "/password")
         page.goto(proc.url + "/hosts/local")  # nothing else is reachable first
         expect(page).to_have_url(proc.url + "/password")
-        page.fill("input[name=current_password]", found.group(1))
+        expect(page.locator("nav a[href='/hosts'], nav a[href='/agents']")).to_have_count(0)
+        page.fill("input[name=current_password]", "not-the-password")  # a typo is explained
         page.fill("input[name=new_password]", "my-own-password")
         page.click("button[type=submit]")
+        expect(page.locator("#password-error")).to_have_text("current password is wrong")
+        expect(page).to_have_url(proc.url + "/password")
+        page.fill("input[name=current_password]", found.group(1))
+        page.click("button[type=submit]")
         expect(page).to_have_url(proc.url + "/")
+        expect(page.locator("nav a[href='/agents']")).to_have_count(1)
+        page.goto(proc.url + "/tokens")
+        context.clear_cookies()  # the session ends while the page is open
+        page.fill("#token-form input[name=name]", "ci")
+        page.click("#token-form button[type=submit]")
+        expect(page).to_have_url(re.compile(r"/login\?next=%2Ftokens$"))
         context.close()
     finally:
         proc.stop()

@@ -1,6 +1,8 @@
 // fleetdeck dashboard: helpers shared by every page, and the forms of the account pages.
 "use strict";
 
+const SESSION_ENDED = new Set(["AUTH_REQUIRED", "INVALID_TOKEN"]);
+
 const fd = (() => {
   function cookie(name) {
     const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
@@ -15,10 +17,11 @@ const fd = (() => {
       method, headers, credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (reply.status === 401 && !url.endsWith("/auth/login")) {
+    const data = reply.status === 204 ? null : await reply.json().catch(() => null);
+    // The session is gone: log in again. Other 401s (a wrong current password) are the form's.
+    if (reply.status === 401 && data && SESSION_ENDED.has(data.code)) {
       location.href = "/login?next=" + encodeURIComponent(location.pathname);
     }
-    const data = reply.status === 204 ? null : await reply.json().catch(() => null);
     if (!reply.ok) {
       const error = new Error((data && data.error) || reply.statusText);
       error.status = reply.status;
