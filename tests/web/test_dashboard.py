@@ -122,6 +122,14 @@ def test_host_page_switches_to_history_and_signals_a_process(
         expect(page.locator("#processes tbody tr").first).to_be_visible()
         page.click("button[data-range='1h']")
         expect(page.locator("#range-note")).to_have_text(re.compile(r"^1h: [1-9]\d* points"))
+        # a hole in the data (the host was down) breaks the lines instead of bridging them
+        gapped = page.evaluate("withGaps({x: [0, 5, 10, 60, 65], cpu: [1, 2, 3, 4, 5]})")
+        assert gapped == {"x": [0, 5, 10, 15, 60, 65], "cpu": [1, 2, 3, None, 4, 5]}
+        with page.expect_download() as download:
+            page.click("#export-csv")
+        exported = Path(download.value.path()).read_text().splitlines()
+        assert exported[0].startswith("timestamp,cpu,") and len(exported) >= 3
+        assert download.value.suggested_filename.startswith("fleetdeck-local-")
         page.click("button[data-range='live']")
         page.fill("#pid-lookup input[name=pid]", str(victim.pid))
         page.click("#pid-lookup button[type=submit]")

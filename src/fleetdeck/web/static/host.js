@@ -84,7 +84,8 @@ class HostPage {
 
   drawLive() { this.draw(this.live); }
 
-  draw(c) {
+  draw(columns) {
+    const c = withGaps(columns);
     this.charts.cpu.setData([c.x, c.cpu]);
     this.charts.memory.setData([c.x, c.mem, c.swap]);
     this.charts.net.setData([c.x, c.rx, c.tx]);
@@ -124,6 +125,8 @@ class HostPage {
       b.setAttribute("aria-pressed", on); b.classList.toggle("outline", !on);
     }
     const note = document.getElementById("range-note");
+    const span = range === "live" ? `range=${LIVE_SEED_RANGE}&resolution=raw` : `range=${range}`;
+    document.getElementById("export-csv").href = `/api/v1/export/metrics?format=csv&${span}&agent_id=${encodeURIComponent(this.agent)}`;
     if (range === "live") { note.textContent = LIVE_NOTE; this.drawLive(); return; }
     note.textContent = `Loading ${range}…`;
     try {
@@ -245,6 +248,23 @@ function historyColumns(h) {
     rd: column((p) => sum(p, "disk.read")), wr: column((p) => sum(p, "disk.write")),
     l1: column((p) => avg(p, "load1")), l5: column((p) => avg(p, "load5")), l15: column((p) => avg(p, "load15")),
   };
+}
+
+// Where points are missing (the host or the server was down), a null after the last point
+// before the hole, so the lines break there instead of bridging it. A hole is a step more than
+// three times the usual (median) one.
+function withGaps(c) {
+  const steps = c.x.slice(1).map((t, i) => t - c.x[i]).sort((a, b) => a - b);
+  if (!steps.length) return c;
+  const usual = steps[steps.length >> 1];
+  const out = Object.fromEntries(Object.keys(c).map((k) => [k, []]));
+  for (let i = 0; i < c.x.length; i++) {
+    if (i && c.x[i] - c.x[i - 1] > 3 * usual) {
+      for (const k in c) out[k].push(k === "x" ? c.x[i - 1] + usual : null);
+    }
+    for (const k in c) out[k].push(c[k][i]);
+  }
+  return out;
 }
 
 // Which panels show, in what order: stored per user through /api/v1/user/panel-config.
