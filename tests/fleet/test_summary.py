@@ -20,6 +20,16 @@ def test_the_overview_and_the_history_give_one_memory_figure() -> None:
     assert summary("web-1", snapshot)["memory"] == stored["memory"] == 50.0
 
 
+def test_network_totals_leave_out_the_loopback() -> None:
+    interfaces = [
+        {"name": "lo", "rxRate": 5e6, "txRate": 5e6},
+        {"name": "eth0", "rxRate": 1000.0, "txRate": 250.5},
+        {"name": "wg0", "rxRate": 10.0, "txRate": 0.0},
+    ]
+    shown = summary("web-1", {"network": {"interfaces": interfaces}})
+    assert (shown["rx"], shown["tx"]) == (1010.0, 250.5)
+
+
 def test_simulated_agents_vary_their_memory_with_their_load() -> None:
     payloads = Payloads()
     quiet = payloads.make("quiet", random.Random(1), 0.0)["memory"]

@@ -125,6 +125,12 @@ def test_host_page_switches_to_history_and_signals_a_process(
         # a hole in the data (the host was down) breaks the lines instead of bridging them
         gapped = page.evaluate("withGaps({x: [0, 5, 10, 60, 65], cpu: [1, 2, 3, 4, 5]})")
         assert gapped == {"x": [0, 5, 10, 15, 60, 65], "cpu": [1, 2, 3, None, 4, 5]}
+        point = (
+            '{"timestamp": "2026-12-01T00:00:00Z",'
+            ' "net.rx[lo]": {"avg": 9e6}, "net.rx[eth0]": {"avg": 5}}'
+        )
+        columns = page.evaluate(f"historyColumns({{data: [{point}]}})")
+        assert columns["rx"] == [5]  # the loopback stays out of the network totals
         with page.expect_download() as download:
             page.click("#export-csv")
         exported = Path(download.value.path()).read_text().splitlines()

@@ -22,7 +22,9 @@ def summary(agent_id: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     memory = snapshot.get("memory") or {}
     mounts = (snapshot.get("disk") or {}).get("mounts") or []
     root = next((m for m in mounts if m.get("mountpoint") == "/"), mounts[0] if mounts else {})
-    interfaces = (snapshot.get("network") or {}).get("interfaces") or []
+    interfaces = [  # the loopback's traffic never leaves the host
+        i for i in (snapshot.get("network") or {}).get("interfaces") or () if i.get("name") != "lo"
+    ]
     total = memory.get("total") or 0
     return {
         "agent_id": agent_id,

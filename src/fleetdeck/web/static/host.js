@@ -5,6 +5,7 @@
 const LIVE_POINTS = 300;
 const LIVE_SEED_RANGE = "5m";
 const LIVE_NOTE = "Live: the last 5 minutes stored, then one point per refresh.";
+const LOOPBACK = "lo";  // its traffic never leaves the host: not in the network totals
 const CHART_METRICS = "cpu,memory,swap,net.rx,net.tx,disk.read,disk.write,load1,load5,load15";
 const palette = ["#1095c1", "#d93526", "#398712", "#9236a4", "#c27a00"];
 
@@ -70,8 +71,9 @@ class HostPage {
     L.cpu.push(m.cpu.totalUsage);
     L.mem.push(100 * m.memory.used / m.memory.total);  // used / total, as the history stores it
     L.swap.push(m.memory.swapTotal ? 100 * m.memory.swapUsed / m.memory.swapTotal : 0);
-    L.rx.push(m.network.interfaces.reduce((s, i) => s + (i.rxRate || 0), 0));
-    L.tx.push(m.network.interfaces.reduce((s, i) => s + (i.txRate || 0), 0));
+    const external = m.network.interfaces.filter((i) => i.name !== LOOPBACK);
+    L.rx.push(external.reduce((s, i) => s + (i.rxRate || 0), 0));
+    L.tx.push(external.reduce((s, i) => s + (i.txRate || 0), 0));
     L.rd.push(m.disk.io.reduce((s, d) => s + (d.readRate || 0), 0));
     L.wr.push(m.disk.io.reduce((s, d) => s + (d.writeRate || 0), 0));
     L.l1.push(m.cpu.loadAverage.one); L.l5.push(m.cpu.loadAverage.five); L.l15.push(m.cpu.loadAverage.fifteen);
@@ -236,15 +238,17 @@ class HostPage {
 }
 
 // A history reply as the charts' columns (the same as `HostPage.live`): rates summed over
-// interfaces and devices, averages at rollup resolutions.
+// interfaces (the loopback left out) and devices, averages at rollup resolutions.
 function historyColumns(h) {
-  const sum = (p, family) => Object.keys(p).filter((k) => k === family || k.startsWith(family + "[")).reduce((s, k) => s + p[k].avg, 0);
+  const sum = (p, family, except) => Object.keys(p)
+    .filter((k) => (k === family || k.startsWith(family + "[")) && k !== `${family}[${except}]`)
+    .reduce((s, k) => s + p[k].avg, 0);
   const avg = (p, key) => (p[key] ? p[key].avg : null);
   const column = (f) => h.data.map(f);
   return {
     x: column((p) => Date.parse(p.timestamp) / 1000),
     cpu: column((p) => avg(p, "cpu")), mem: column((p) => avg(p, "memory")), swap: column((p) => avg(p, "swap")),
-    rx: column((p) => sum(p, "net.rx")), tx: column((p) => sum(p, "net.tx")),
+    rx: column((p) => sum(p, "net.rx", LOOPBACK)), tx: column((p) => sum(p, "net.tx", LOOPBACK)),
     rd: column((p) => sum(p, "disk.read")), wr: column((p) => sum(p, "disk.write")),
     l1: column((p) => avg(p, "load1")), l5: column((p) => avg(p, "load5")), l15: column((p) => avg(p, "load15")),
   };
