@@ -72,6 +72,13 @@ def test_a_range_beyond_retention_answers_the_effective_bounds(api: Api, start: 
     assert effective.year >= 2026 and body["data"]
 
 
+def test_a_family_the_host_lacks_selects_nothing(api: Api, start: int) -> None:
+    """A dashboard asks every host for GPUs and temperatures; hosts without them answer the
+    rest rather than an error."""
+    body = get(api, "/api/v1/history?agent_id=web-1&range=15m&metrics=cpu,gpu.util,temp")
+    assert body["metrics"] == ["cpu"] and body["data"]
+
+
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [
@@ -79,6 +86,7 @@ def test_a_range_beyond_retention_answers_the_effective_bounds(api: Api, start: 
         ("from=yesterday", 400, "INVALID_TIME"),
         ("range=1h&from=2026-01-01T00:00:00Z", 400, "INVALID_RANGE"),
         ("metrics=cpu,nonsense", 400, "UNKNOWN_METRIC"),
+        ("metrics=disk[/nope]", 400, "UNKNOWN_METRIC"),
         ("resolution=2m", 422, "VALIDATION_ERROR"),
         ("range=3d", 422, "VALIDATION_ERROR"),
         ("agent_id=nowhere", 404, "AGENT_NOT_FOUND"),

@@ -81,7 +81,7 @@ def _keys(tsdb: TimeSeriesStore, host: str, metrics: str | None) -> list[str]:
     chosen: list[str] = []
     for name in (m.strip() for m in metrics.split(",") if m.strip()):
         matches = [k for k in available if k == name or series.family(k) == name]
-        if not matches:
+        if not matches and name not in series.METRICS:  # a family this host lacks (no GPU): none
             raise Invalid(
                 f"unknown metric {name!r} for agent {host!r}",
                 code="UNKNOWN_METRIC",
