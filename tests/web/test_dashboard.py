@@ -120,8 +120,16 @@ def test_host_page_switches_to_history_and_signals_a_process(
         expect(page.locator("[data-field=status]")).to_have_text("online")
         expect(page.locator("#range-note")).to_have_attribute("data-seeded", re.compile(r"^[1-9]"))
         expect(page.locator("#processes tbody tr").first).to_be_visible()
+        usage = page.locator("article[data-panel=usage]")
+        expect(usage).to_have_attribute("data-series", re.compile(r"(^|,)disk\[/\](,|$)"))
+        expect(usage).not_to_have_class(re.compile("absent"))
+        for absent_or_not in ("temperature", "gpu"):  # hidden when the host has no such series
+            panel = page.locator(f"article[data-panel={absent_or_not}]")
+            empty = not panel.get_attribute("data-series")
+            assert ("absent" in (panel.get_attribute("class") or "")) == empty
         page.click("button[data-range='1h']")
         expect(page.locator("#range-note")).to_have_text(re.compile(r"^1h: [1-9]\d* points"))
+        expect(usage).to_have_attribute("data-series", re.compile(r"(^|,)disk\[/\](,|$)"))
         # a hole in the data (the host was down) breaks the lines instead of bridging them
         gapped = page.evaluate("withGaps({x: [0, 5, 10, 60, 65], cpu: [1, 2, 3, 4, 5]})")
         assert gapped == {"x": [0, 5, 10, 15, 60, 65], "cpu": [1, 2, 3, None, 4, 5]}
@@ -131,6 +139,9 @@ def test_host_page_switches_to_history_and_signals_a_process(
         )
         columns = page.evaluate(f"historyColumns({{data: [{point}]}})")
         assert columns["rx"] == [5]  # the loopback stays out of the network totals
+        assert columns["fam"] == [{}]
+        point = '{"timestamp": "2026-12-01T00:00:00Z", "disk[/x]": {"avg": 5}, "cpu": {"avg": 1}}'
+        assert page.evaluate(f"historyColumns({{data: [{point}]}}).fam") == [{"disk[/x]": 5}]
         with page.expect_download() as download:
             page.click("#export-csv")
         exported = Path(download.value.path()).read_text().splitlines()

@@ -6,7 +6,14 @@ const LIVE_POINTS = 300;
 const LIVE_SEED_RANGE = "5m";
 const LIVE_NOTE = "Live: the last 5 minutes stored, then one point per refresh.";
 const LOOPBACK = "lo";  // its traffic never leaves the host: not in the network totals
-const CHART_METRICS = "cpu,memory,swap,net.rx,net.tx,disk.read,disk.write,load1,load5,load15";
+// Charts of one line per mount, sensor or GPU; a panel shows once its host has such series.
+const FAMILY_CHARTS = {
+  usage: { families: ["disk"], unit: "%" },
+  temp: { families: ["temp"], unit: "°C" },
+  gpu: { families: ["gpu.util", "gpu.memory"], unit: "%" },
+};
+const FAMILIES = Object.values(FAMILY_CHARTS).flatMap((c) => c.families);
+const CHART_METRICS = ["cpu,memory,swap,net.rx,net.tx,disk.read,disk.write,load1,load5,load15", ...FAMILIES].join(",");
 const palette = ["#1095c1", "#d93526", "#398712", "#9236a4", "#c27a00"];
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -22,7 +29,8 @@ class HostPage {
     this.procKind = "topByCpu";
     this.sort = { key: "cpu", desc: true };
     this.latest = null;
-    this.live = { x: [], cpu: [], mem: [], swap: [], rx: [], tx: [], rd: [], wr: [], l1: [], l5: [], l15: [] };
+    // `fam`: per point, the family series it has ({"disk[/]": 41.2, "temp[cpu]": 48, …})
+    this.live = { x: [], cpu: [], mem: [], swap: [], rx: [], tx: [], rd: [], wr: [], l1: [], l5: [], l15: [], fam: [] };
     this.charts = {
       cpu: this.chart("cpu", ["CPU"], "%"),
       memory: this.chart("memory", ["memory", "swap"], "%"),
@@ -30,6 +38,7 @@ class HostPage {
       disk: this.chart("disk", ["read", "written"], "B/s"),
       load: this.chart("load", ["1 min", "5 min", "15 min"], ""),
     };
+    this.familyCharts = Object.entries(FAMILY_CHARTS).map(([name, spec]) => new FamilyChart(this.root.querySelector(`[data-chart="${name}"]`), spec));
     this.bindRanges();
     this.bindProcesses();
     this.bindSignal();
@@ -42,14 +51,7 @@ class HostPage {
 
   chart(name, labels, unit) {
     const el = this.root.querySelector(`[data-chart="${name}"]`);
-    const fmt = unit === "B/s" ? (u, v) => fd.rate(v) : unit === "%" ? (u, v) => fd.pct(v) : (u, v) => v == null ? "–" : v.toFixed(2);
-    const opts = {
-      width: Math.max(el.clientWidth, 280), height: 180,
-      scales: { x: { time: true }, y: unit === "%" ? { range: [0, 100] } : {} },
-      axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: 70 }],
-      series: [{}, ...labels.map((label, i) => ({ label, stroke: palette[i], width: 1.5, value: fmt }))],
-    };
-    const plot = new uPlot(opts, [[], ...labels.map(() => [])], el);
+    const plot = makePlot(el, labels, unit);
     new ResizeObserver(() => plot.setSize({ width: Math.max(el.clientWidth, 280), height: 180 })).observe(el);
     return plot;
   }
@@ -77,6 +79,7 @@ class HostPage {
     L.rd.push(m.disk.io.reduce((s, d) => s + (d.readRate || 0), 0));
     L.wr.push(m.disk.io.reduce((s, d) => s + (d.writeRate || 0), 0));
     L.l1.push(m.cpu.loadAverage.one); L.l5.push(m.cpu.loadAverage.five); L.l15.push(m.cpu.loadAverage.fifteen);
+    L.fam.push(familyValues(m));
     if (L.x.length > LIVE_POINTS) for (const k in L) L[k].shift();
     if (this.range === undefined || this.range === "live") this.drawLive();
     this.renderProcesses();
@@ -93,6 +96,7 @@ class HostPage {
     this.charts.net.setData([c.x, c.rx, c.tx]);
     this.charts.disk.setData([c.x, c.rd, c.wr]);
     this.charts.load.setData([c.x, c.l1, c.l5, c.l15]);
+    for (const chart of this.familyCharts) chart.draw(c.x, c.fam);
   }
 
   history(query) {
@@ -251,7 +255,69 @@ function historyColumns(h) {
     rx: column((p) => sum(p, "net.rx", LOOPBACK)), tx: column((p) => sum(p, "net.tx", LOOPBACK)),
     rd: column((p) => sum(p, "disk.read")), wr: column((p) => sum(p, "disk.write")),
     l1: column((p) => avg(p, "load1")), l5: column((p) => avg(p, "load5")), l15: column((p) => avg(p, "load15")),
+    fam: column((p) => Object.fromEntries(Object.keys(p).filter((k) => FAMILIES.includes(family(k))).map((k) => [k, p[k].avg]))),
   };
+}
+
+const family = (key) => key.split("[", 1)[0];
+const pct = (used, total) => (total ? Math.round(10000 * used / total) / 100 : 0);
+
+// A snapshot's family series, keyed as the history keys them (tsdb/series.py).
+function familyValues(m) {
+  const out = {};
+  for (const mount of m.disk.mounts || []) out[`disk[${mount.mountpoint}]`] = pct(mount.used, mount.total);
+  for (const sensor of (m.temperature && m.temperature.sensors) || []) {
+    if (sensor.value != null) out[`temp[${sensor.name}]`] = sensor.value;
+  }
+  for (const gpu of (m.gpu && m.gpu.gpus) || []) {
+    out[`gpu.util[${gpu.index}]`] = gpu.utilization;
+    out[`gpu.memory[${gpu.index}]`] = pct(gpu.memoryUsed, gpu.memoryTotal);
+  }
+  return out;
+}
+
+function makePlot(el, labels, unit) {
+  const fmt = unit === "B/s" ? (u, v) => fd.rate(v) : unit === "%" ? (u, v) => fd.pct(v) : (u, v) => v == null ? "–" : v.toFixed(unit ? 1 : 2) + (unit ? " " + unit : "");
+  const opts = {
+    width: Math.max(el.clientWidth, 280), height: 180,
+    scales: { x: { time: true }, y: unit === "%" ? { range: [0, 100] } : {} },
+    axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: unit === "B/s" ? 84 : 70 }],
+    series: [{}, ...labels.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, value: fmt }))],
+  };
+  return new uPlot(opts, [[], ...labels.map(() => [])], el);
+}
+
+// One line per series of some families (mounts, sensors, GPUs): the lines follow what the
+// points carry, and the panel stays hidden while there are none.
+class FamilyChart {
+  constructor(el, spec) {
+    this.el = el;
+    this.spec = spec;
+    this.panel = el.closest("[data-panel]");
+    this.keys = [];
+    this.plot = null;
+    new ResizeObserver(() => this.plot?.setSize({ width: Math.max(el.clientWidth, 280), height: 180 })).observe(el);
+  }
+
+  draw(x, points) {
+    const keys = [...new Set(points.flatMap((p) => Object.keys(p || {})))]
+      .filter((k) => this.spec.families.includes(family(k))).sort();
+    this.panel.classList.toggle("absent", keys.length === 0);
+    this.panel.dataset.series = keys.join(",");
+    if (!keys.length) return;
+    if (keys.join("\n") !== this.keys.join("\n")) {
+      this.plot?.destroy();
+      this.keys = keys;
+      this.plot = makePlot(this.el, keys.map((k) => this.label(k)), this.spec.unit);
+    }
+    this.plot.setData([x, ...keys.map((k) => points.map((p) => (p && p[k] != null ? p[k] : null)))]);
+  }
+
+  label(key) {
+    const name = key.slice(key.indexOf("[") + 1, -1);
+    if (key.startsWith("gpu.")) return `GPU ${name} ${family(key) === "gpu.util" ? "use" : "memory"}`;
+    return name;
+  }
 }
 
 // Where points are missing (the host or the server was down), a null after the last point
