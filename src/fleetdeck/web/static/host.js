@@ -265,7 +265,7 @@ const pct = (used, total) => (total ? Math.round(10000 * used / total) / 100 : 0
 // A snapshot's family series, keyed as the history keys them (tsdb/series.py).
 function familyValues(m) {
   const out = {};
-  for (const mount of m.disk.mounts || []) out[`disk[${mount.mountpoint}]`] = pct(mount.used, mount.total);
+  for (const mount of (m.disk && m.disk.mounts) || []) out[`disk[${mount.mountpoint}]`] = pct(mount.used, mount.total);
   for (const sensor of (m.temperature && m.temperature.sensors) || []) {
     if (sensor.value != null) out[`temp[${sensor.name}]`] = sensor.value;
   }
