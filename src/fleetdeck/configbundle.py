@@ -13,10 +13,6 @@ import json
 import secrets
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-
 from fleetdeck import __version__
 from fleetdeck.auth.keys import SecretBox
 from fleetdeck.auth.permissions import unknown_permissions
@@ -36,6 +32,8 @@ _SALT, _NONCE = 16, 12
 
 
 def _key(passphrase: str, salt: bytes) -> bytes:
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt  # cryptography: on first use
+
     # scrypt at n=2^15, r=8 (32 MiB, ~0.1 s): costly to guess, cheap enough per export.
     return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode())
 
@@ -53,6 +51,8 @@ def seal(document: dict[str, Any], passphrase: str) -> str:
     _check_passphrase(passphrase)
     salt, nonce = secrets.token_bytes(_SALT), secrets.token_bytes(_NONCE)
     plaintext = json.dumps(document, sort_keys=True).encode()
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     sealed = AESGCM(_key(passphrase, salt)).encrypt(nonce, plaintext, MAGIC)
     return base64.b64encode(MAGIC + salt + nonce + sealed).decode()
 
@@ -68,6 +68,9 @@ def unseal(bundle: str, passphrase: str) -> dict[str, Any]:
         raise Invalid("this is not a fleetdeck configuration bundle", code="INVALID_BUNDLE")
     salt = raw[len(MAGIC) : len(MAGIC) + _SALT]
     nonce = raw[len(MAGIC) + _SALT : head]
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         plaintext = AESGCM(_key(passphrase, salt)).decrypt(nonce, raw[head:], MAGIC)
     except InvalidTag as exc:

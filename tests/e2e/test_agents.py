@@ -130,3 +130,28 @@ def test_the_agent_does_not_import_the_server(command: list[str]) -> None:
     assert done.returncode == 0, done.stderr
     assert "fleetdeck" in imported and "psutil" in imported or "--help" in command
     assert not imported & {"fastapi", "sqlalchemy", "uvicorn", "starlette", "alembic"}
+
+
+def loaded(proc: subprocess.Popen[bytes], package: str) -> bool:
+    """Whether a running process has a package's compiled library mapped (it imported it)."""
+    return f"/{package}/" in Path(f"/proc/{proc.pid}/maps").read_text()
+
+
+def test_cryptography_is_loaded_with_the_first_agent_not_at_start(tmp_path: Path) -> None:
+    """A server watching only its own host never maps cryptography (~8 MB resident); the first
+    agent's enrolment brings it in."""
+    proc = ServerProcess(tmp_path / "data", env={"FLEETDECK_ADMIN_PASSWORD": PASSWORD})
+    try:
+        reply = httpx2.post(
+            proc.url + "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {reply.json()['token']}"}
+        assert httpx2.get(proc.url + "/api/v1/history?range=5m", headers=headers).is_success
+        assert not loaded(proc.proc, "cryptography")
+        created = token(proc, headers, name="first")
+        done = agent("enroll", "--server", proc.url, "--token", created["token"],
+                     state_dir=tmp_path / "state")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert loaded(proc.proc, "cryptography")
+    finally:
+        proc.stop()

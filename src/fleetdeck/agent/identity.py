@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fleetdeck.agent.protocol import fingerprint
 from fleetdeck.files import write_private
 
 KEY_FILE = "agent.key"
@@ -28,10 +28,6 @@ def default_state_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/fleetdeck-agent")
     return Path.home() / ".local" / "state" / "fleetdeck-agent"
-
-
-def fingerprint(public_key_b64: str) -> str:
-    return "sha256:" + hashlib.sha256(base64.b64decode(public_key_b64)).hexdigest()
 
 
 @dataclass

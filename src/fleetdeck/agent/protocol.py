@@ -24,9 +24,17 @@ Close codes: 4401 identity refused (revoked, rejected, bad signature), 4404 unkn
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 import orjson
+
+
+def fingerprint(public_key_b64: str) -> str:
+    """An agent key's fingerprint, as the agent prints it and the server shows it."""
+    return "sha256:" + hashlib.sha256(base64.b64decode(public_key_b64)).hexdigest()
+
 
 VERSION = 1
 PATH = "/api/v1/agents/connect"

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from fleetdeck import __version__, tls
+from fleetdeck import __version__
 from fleetdeck.agent import protocol
 from fleetdeck.api.deps import (
     DatabaseDep,
@@ -205,6 +205,8 @@ async def create_token(
     server = server_url(request, settings.public_url)
     pin = ""
     if settings.tls == "auto":
+        from fleetdeck import tls  # with cryptography: only servers with --tls auto need it
+
         pin = " --ca-fingerprint " + tls.fingerprint(
             (settings.data_dir / "tls" / "ca.pem").read_bytes()
         )

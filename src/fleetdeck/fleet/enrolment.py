@@ -11,13 +11,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from fleetdeck.agent import protocol
-from fleetdeck.agent.identity import fingerprint
+from fleetdeck.agent.protocol import fingerprint
 from fleetdeck.auth.service import Principal
 from fleetdeck.auth.tokens import token_hash
 from fleetdeck.clock import utcnow
@@ -28,16 +25,29 @@ from fleetdeck.store import agents, audit, groups
 from fleetdeck.store.agents import AgentRow, RuleRow
 from fleetdeck.store.engine import Database
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 ENROLL_PREFIX = "fde_"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def _ed25519() -> type[Ed25519PublicKey]:
+    """cryptography is imported when the first agent shows up: ~8 MB a server watching only
+    its own host never needs."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey
 
 
 def verify(public_key_b64: str, signature_b64: object, payload: bytes) -> bool:
     """Whether `signature_b64` is this Ed25519 key's signature of `payload`."""
     if not isinstance(signature_b64, str):
         return False
+    from cryptography.exceptions import InvalidSignature  # imported late: see _ed25519
+
     try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64))
+        key = _ed25519().from_public_bytes(base64.b64decode(public_key_b64))
         key.verify(base64.b64decode(signature_b64, validate=True), payload)
     except (InvalidSignature, binascii.Error, ValueError):
         return False
@@ -49,7 +59,7 @@ def _checked_key(public_key: object) -> str:
         raise Invalid("public_key must be a base64 Ed25519 public key", code="INVALID_KEY")
     try:
         raw = base64.b64decode(public_key, validate=True)
-        Ed25519PublicKey.from_public_bytes(raw)
+        _ed25519().from_public_bytes(raw)
     except (binascii.Error, ValueError) as exc:
         raise Invalid("public_key must be a base64 Ed25519 public key", code="INVALID_KEY") from exc
     return public_key
