@@ -113,7 +113,7 @@ def test_host_page_switches_to_history_and_signals_a_process(
 ) -> None:
     victim = subprocess.Popen(["sleep", "600"])
     try:
-        stored_points(server, at_least=2)  # the page opens on what is stored, then streams
+        stored_points(server, at_least=5)  # the page opens on what is stored, then streams
         log_in(page, server, "admin", ADMIN_PASSWORD)
         expect(page).to_have_url(server.url + "/")
         page.click("a[href='/hosts/local']")
@@ -130,6 +130,18 @@ def test_host_page_switches_to_history_and_signals_a_process(
         page.click("button[data-range='1h']")
         expect(page.locator("#range-note")).to_have_text(re.compile(r"^1h: [1-9]\d* points"))
         expect(usage).to_have_attribute("data-series", re.compile(r"(^|,)disk\[/\](,|$)"))
+        # dragging across a chart shows that span on every chart, at the finest resolution
+        area = page.locator("[data-chart=cpu] .u-over").bounding_box()
+        assert area is not None
+        middle = area["y"] + area["height"] / 2
+        page.mouse.move(area["x"] + area["width"] * 0.05, middle)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["width"] * 0.95, middle, steps=5)
+        page.mouse.up()
+        expect(page.locator("#range-note")).to_have_text(re.compile(r"^zoom: [1-9]\d* points"))
+        expect(page.locator("#export-csv")).to_have_attribute("href", re.compile(r"from=\d+&to="))
+        page.click("button[data-range='1h']")
+        expect(page.locator("#range-note")).to_have_text(re.compile(r"^1h: [1-9]\d* points"))
         # a hole in the data (the host was down) breaks the lines instead of bridging them
         gapped = page.evaluate("withGaps({x: [0, 5, 10, 60, 65], cpu: [1, 2, 3, 4, 5]})")
         assert gapped == {"x": [0, 5, 10, 15, 60, 65], "cpu": [1, 2, 3, None, 4, 5]}

@@ -29,6 +29,7 @@ class HostPage {
     this.procKind = "topByCpu";
     this.sort = { key: "cpu", desc: true };
     this.latest = null;
+    this.onZoom = (from, to) => this.zoom(from, to);
     // `fam`: per point, the family series it has ({"disk[/]": 41.2, "temp[cpu]": 48, …})
     this.live = { x: [], cpu: [], mem: [], swap: [], rx: [], tx: [], rd: [], wr: [], l1: [], l5: [], l15: [], fam: [] };
     this.charts = {
@@ -38,7 +39,7 @@ class HostPage {
       disk: this.chart("disk", ["read", "written"], "B/s"),
       load: this.chart("load", ["1 min", "5 min", "15 min"], ""),
     };
-    this.familyCharts = Object.entries(FAMILY_CHARTS).map(([name, spec]) => new FamilyChart(this.root.querySelector(`[data-chart="${name}"]`), spec));
+    this.familyCharts = Object.entries(FAMILY_CHARTS).map(([name, spec]) => new FamilyChart(this.root.querySelector(`[data-chart="${name}"]`), spec, this.onZoom));
     this.bindRanges();
     this.bindProcesses();
     this.bindSignal();
@@ -51,7 +52,7 @@ class HostPage {
 
   chart(name, labels, unit) {
     const el = this.root.querySelector(`[data-chart="${name}"]`);
-    const plot = makePlot(el, labels, unit);
+    const plot = makePlot(el, labels, unit, this.onZoom);
     new ResizeObserver(() => plot.setSize({ width: Math.max(el.clientWidth, 280), height: 180 })).observe(el);
     return plot;
   }
@@ -124,26 +125,35 @@ class HostPage {
     }
   }
 
-  async setRange(range) {
+  // `range` is live, one of the buttons' ranges, or "zoom" (a span dragged on a chart: `span`
+  // is its query, from and to in Unix seconds).
+  async setRange(range, span) {
     this.range = range;
     for (const b of this.root.querySelectorAll("[data-range]")) {
       const on = b.dataset.range === range;
       b.setAttribute("aria-pressed", on); b.classList.toggle("outline", !on);
     }
     const note = document.getElementById("range-note");
-    const span = range === "live" ? `range=${LIVE_SEED_RANGE}&resolution=raw` : `range=${range}`;
-    document.getElementById("export-csv").href = `/api/v1/export/metrics?format=csv&${span}&agent_id=${encodeURIComponent(this.agent)}`;
+    const query = span || (range === "live" ? `range=${LIVE_SEED_RANGE}&resolution=raw` : `range=${range}`);
+    document.getElementById("export-csv").href = `/api/v1/export/metrics?format=csv&${query}&agent_id=${encodeURIComponent(this.agent)}`;
     if (range === "live") { note.textContent = LIVE_NOTE; this.drawLive(); return; }
     note.textContent = `Loading ${range}…`;
     try {
-      const h = await this.history(`range=${range}`);
+      const h = await this.history(span || `range=${range}`);
       if (this.range !== range) return;
       this.draw(historyColumns(h));
       note.textContent = `${range}: ${h.data.length} points at ${h.resolution} resolution (averages), ${h.from} – ${h.to}.`;
+      if (range === "zoom") note.textContent += " Drag again to zoom further; a range button goes back.";
       note.dataset.points = h.data.length;
     } catch (error) {
       note.textContent = "Could not load history: " + error.message;
     }
+  }
+
+  // A span dragged on any chart: every chart shows it, at the finest resolution that fits.
+  zoom(from, to) {
+    if (to - from < 1) return;  // a click, not a drag
+    this.setRange("zoom", `from=${Math.floor(from)}&to=${Math.ceil(to)}`);
   }
 
   bindProcesses() {
@@ -276,13 +286,23 @@ function familyValues(m) {
   return out;
 }
 
-function makePlot(el, labels, unit) {
+// `onZoom(from, to)` gets the span (Unix seconds) dragged across the chart.
+function makePlot(el, labels, unit, onZoom) {
   const fmt = unit === "B/s" ? (u, v) => fd.rate(v) : unit === "%" ? (u, v) => fd.pct(v) : (u, v) => v == null ? "–" : v.toFixed(unit ? 1 : 2) + (unit ? " " + unit : "");
   const opts = {
     width: Math.max(el.clientWidth, 280), height: 180,
     scales: { x: { time: true }, y: unit === "%" ? { range: [0, 100] } : {} },
     axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: unit === "B/s" ? 84 : 70 }],
     series: [{}, ...labels.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, value: fmt }))],
+    cursor: { drag: { x: true, y: false, setScale: false } },
+    hooks: {
+      setSelect: [(u) => {
+        if (!u.select.width) return;
+        const from = u.posToVal(u.select.left, "x"), to = u.posToVal(u.select.left + u.select.width, "x");
+        u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+        onZoom(from, to);
+      }],
+    },
   };
   return new uPlot(opts, [[], ...labels.map(() => [])], el);
 }
@@ -290,9 +310,10 @@ function makePlot(el, labels, unit) {
 // One line per series of some families (mounts, sensors, GPUs): the lines follow what the
 // points carry, and the panel stays hidden while there are none.
 class FamilyChart {
-  constructor(el, spec) {
+  constructor(el, spec, onZoom) {
     this.el = el;
     this.spec = spec;
+    this.onZoom = onZoom;
     this.panel = el.closest("[data-panel]");
     this.keys = [];
     this.plot = null;
@@ -308,7 +329,7 @@ class FamilyChart {
     if (keys.join("\n") !== this.keys.join("\n")) {
       this.plot?.destroy();
       this.keys = keys;
-      this.plot = makePlot(this.el, keys.map((k) => this.label(k)), this.spec.unit);
+      this.plot = makePlot(this.el, keys.map((k) => this.label(k)), this.spec.unit, this.onZoom);
     }
     this.plot.setData([x, ...keys.map((k) => points.map((p) => (p && p[k] != null ? p[k] : null)))]);
   }
