@@ -294,7 +294,7 @@ function makePlot(el, labels, unit, onZoom) {
     scales: { x: { time: true }, y: unit === "%" ? { range: [0, 100] } : {} },
     axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: unit === "B/s" ? 84 : 70 }],
     series: [{}, ...labels.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, value: fmt }))],
-    cursor: { drag: { x: true, y: false, setScale: false } },
+    cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "host" } },  // one crosshair on all
     hooks: {
       setSelect: [(u) => {
         if (!u.select.width) return;
