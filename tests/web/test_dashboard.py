@@ -145,6 +145,8 @@ def test_host_page_switches_to_history_and_signals_a_process(
         # a hole in the data (the host was down) breaks the lines instead of bridging them
         gapped = page.evaluate("withGaps({x: [0, 5, 10, 60, 65], cpu: [1, 2, 3, 4, 5]})")
         assert gapped == {"x": [0, 5, 10, 15, 60, 65], "cpu": [1, 2, 3, None, 4, 5]}
+        same = page.evaluate("withGaps({x: [7, 7, 7, 9], cpu: [1, 2, 3, 4]})")
+        assert same == {"x": [7, 7, 7, 9], "cpu": [1, 2, 3, 4]}  # repeated seconds are no hole
         point = (
             '{"timestamp": "2026-12-01T00:00:00Z",'
             ' "net.rx[lo]": {"avg": 9e6}, "net.rx[eth0]": {"avg": 5}}'

@@ -346,8 +346,8 @@ class FamilyChart {
 // three times the usual (median) one.
 function withGaps(c) {
   const steps = c.x.slice(1).map((t, i) => t - c.x[i]).sort((a, b) => a - b);
-  if (!steps.length) return c;
   const usual = steps[steps.length >> 1];
+  if (!(usual > 0)) return c;  // no steps, or most points share a second
   const out = Object.fromEntries(Object.keys(c).map((k) => [k, []]));
   for (let i = 0; i < c.x.length; i++) {
     if (i && c.x[i] - c.x[i - 1] > 3 * usual) {
