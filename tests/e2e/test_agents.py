@@ -138,7 +138,7 @@ def loaded(proc: subprocess.Popen[bytes], package: str) -> bool:
 
 
 def test_cryptography_is_loaded_with_the_first_agent_not_at_start(tmp_path: Path) -> None:
-    """A server watching only its own host never maps cryptography (~8 MB resident); the first
+    """A server watching only its own host never maps cryptography (~10 MB resident); the first
     agent's enrolment brings it in."""
     proc = ServerProcess(tmp_path / "data", env={"FLEETDECK_ADMIN_PASSWORD": PASSWORD})
     try:

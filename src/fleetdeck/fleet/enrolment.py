@@ -33,7 +33,7 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def _ed25519() -> type[Ed25519PublicKey]:
-    """cryptography is imported when the first agent shows up: ~8 MB a server watching only
+    """cryptography is imported when the first agent shows up: ~10 MB a server watching only
     its own host never needs."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
