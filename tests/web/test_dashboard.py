@@ -346,6 +346,15 @@ def test_alerts_page_creates_a_rule_then_shows_and_acknowledges_its_alert(
     expect(page.locator("#alert-badge")).to_have_text(re.compile(r"^[1-9]\d*$"))
     row.get_by_role("button", name="Acknowledge").click()
     expect(row).to_contain_text("seen by admin")
+    row.get_by_role("link", name="local").click()  # the host's charts around the alert
+    expect(page).to_have_url(re.compile(r"/hosts/local\?from=\d+&to=\d+$"))
+    expect(page.locator("#range-note")).to_have_text(re.compile(r"^zoom: [1-9]\d* points"))
+    page.click("button[data-range='4h']")
+    expect(page).to_have_url(re.compile(r"/hosts/local\?range=4h$"))
+    page.reload()  # the address keeps what is shown
+    expect(page.locator("#range-note")).to_have_text(re.compile(r"^4h: [1-9]\d* points"))
+    page.click("button[data-range='live']")
+    expect(page).to_have_url(re.compile(r"/hosts/local$"))
     rule = httpx2.get(server.url + "/api/v1/alerts/rules", headers=api_token(server)).json()
     body = next(r for r in rule["rules"] if r["id"] == "any-process")
     body = {k: v for k, v in body.items() if k not in ("id", "builtin")} | {"enabled": False}

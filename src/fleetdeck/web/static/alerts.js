@@ -20,8 +20,20 @@ document.addEventListener("DOMContentLoaded", () => {
         action.type = "button"; action.className = "outline small"; action.textContent = "Acknowledge";
         action.addEventListener("click", async () => { await fd.api("POST", `/api/v1/alerts/${a.id}/acknowledge`); load(); });
       }
-      return [level, a.state, a.rule_id, a.agent_id, a.series, String(a.value), String(a.threshold), a.fired_at || a.created_at, action];
+      return [level, a.state, a.rule_id, hostLink(a), a.series, String(a.value), String(a.threshold), a.fired_at || a.created_at, action];
     }));
+  }
+
+  // The host's charts around the alert: from half an hour before it started to a quarter of an
+  // hour after it resolved (or now).
+  function hostLink(a) {
+    const link = document.createElement("a");
+    const start = Date.parse(a.created_at) / 1000 - 1800;
+    const end = a.resolved_at ? Date.parse(a.resolved_at) / 1000 + 900 : Date.now() / 1000;
+    link.href = `/hosts/${encodeURIComponent(a.agent_id)}?from=${Math.floor(start)}&to=${Math.ceil(end)}`;
+    link.textContent = a.agent_id;
+    link.title = "The host's charts around this alert";
+    return link;
   }
 
   for (const button of page.querySelectorAll("[data-state]")) {

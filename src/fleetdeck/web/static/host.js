@@ -46,6 +46,21 @@ class HostPage {
     this.panels = new Panels(document.getElementById("panels"), document.getElementById("panel-settings"));
     this.startLive();
     this.seedLive();
+    this.openRangeOfAddress();
+  }
+
+  // `?range=1h`, or `?from=…&to=…` (Unix seconds or ISO 8601, as the history API takes them):
+  // what a shared link or an alert's "show on the host page" asks for.
+  openRangeOfAddress() {
+    const asked = new URLSearchParams(location.search);
+    const ranges = [...this.root.querySelectorAll("[data-range]")].map((b) => b.dataset.range);
+    if (asked.get("from")) {
+      const span = new URLSearchParams();
+      for (const key of ["from", "to"]) if (asked.get(key)) span.set(key, asked.get(key));
+      this.setRange("zoom", span.toString());
+    } else if (ranges.includes(asked.get("range"))) {
+      this.setRange(asked.get("range"));
+    }
   }
 
   field(name) { return this.root.querySelector(`[data-field="${name}"]`); }
@@ -135,6 +150,7 @@ class HostPage {
     }
     const note = document.getElementById("range-note");
     const query = span || (range === "live" ? `range=${LIVE_SEED_RANGE}&resolution=raw` : `range=${range}`);
+    history.replaceState(null, "", location.pathname + (range === "live" ? "" : "?" + (span || `range=${range}`)));
     document.getElementById("export-csv").href = `/api/v1/export/metrics?format=csv&${query}&agent_id=${encodeURIComponent(this.agent)}`;
     if (range === "live") { note.textContent = LIVE_NOTE; this.drawLive(); return; }
     note.textContent = `Loading ${range}…`;
