@@ -20,7 +20,7 @@ const fd = (() => {
     const data = reply.status === 204 ? null : await reply.json().catch(() => null);
     // The session is gone: log in again. Other 401s (a wrong current password) are the form's.
     if (reply.status === 401 && data && SESSION_ENDED.has(data.code)) {
-      location.href = "/login?next=" + encodeURIComponent(location.pathname);
+      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
     }
     if (!reply.ok) {
       const error = new Error((data && data.error) || reply.statusText);
