@@ -117,3 +117,16 @@ def test_configuration_is_validated_and_login_needs_it_enabled(
     ).json()
     assert kept["has_client_secret"] is True and kept["enabled"] is False
     assert api.client.get("/api/v1/oidc/login", follow_redirects=False).status_code == 404
+
+
+def test_return_to_must_stay_on_this_server(api: Api, provider: Provider) -> None:
+    _configure(api, provider, default_roles=["viewer"])
+    for target in ("//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example"):
+        reply = api.client.get(
+            "/api/v1/oidc/login", params={"return_to": target}, follow_redirects=False
+        )
+        assert reply.status_code == 400 and reply.json()["code"] == "INVALID_RETURN_TO", target
+    kept = api.client.get(
+        "/api/v1/oidc/login", params={"return_to": "/hosts/local?range=4h"}, follow_redirects=False
+    )
+    assert kept.status_code == 302

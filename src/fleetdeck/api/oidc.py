@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from fleetdeck.api.auth import login_reply
 from fleetdeck.api.deps import AuthConfigDep, DatabaseDep, SettingsDep, client_ip, require
 from fleetdeck.auth import oidc, service
+from fleetdeck.auth.redirect import is_local_path
 from fleetdeck.auth.service import Principal
 from fleetdeck.errors import Invalid, NotFound
 
@@ -132,7 +133,7 @@ async def oidc_login(
     return_to: Annotated[str, Query(max_length=500)] = "/api/v1/auth/me",
 ) -> RedirectResponse:
     """Send the browser to the identity provider; it comes back to `/api/v1/oidc/callback`."""
-    if not return_to.startswith("/") or return_to.startswith("//"):
+    if not is_local_path(return_to):
         raise Invalid("return_to must be a path on this server", code="INVALID_RETURN_TO")
     started = await oidc.start(
         config, auth.box, _redirect_uri(request, settings.public_url), return_to

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from fleetdeck import __version__
 from fleetdeck.api.deps import SESSION_COOKIE, known_agent
 from fleetdeck.auth.permissions import PERMISSIONS
+from fleetdeck.auth.redirect import is_local_path
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
 from fleetdeck.collect.host import SECTIONS
@@ -73,19 +74,9 @@ async def _signed_in(request: Request, needs: str | None = None) -> Principal | 
     return principal
 
 
-def _local_path(target: str) -> str:
-    """Where to go after signing in: a path on this server, else `/`. Browsers read `//host`,
-    `/\\host` and paths with tabs or newlines (which URL parsers drop) as another site."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target):
-        return "/"
-    return target
-
-
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/") -> Response:
-    safe_next = _local_path(next)
+    safe_next = next if is_local_path(next) else "/"
     if await _principal(request) is not None:
         return RedirectResponse(safe_next, status_code=303)
     return _page(request, "login.html", None, next=safe_next)
