@@ -79,6 +79,10 @@ def test_enrol_wait_approve_then_revoke(
         server.url + f"/api/v1/agents/pending/{saved['agent_id']}/approve", headers=admin
     )
     assert approved.json()["status"] == "offline"  # approved; it has not connected yet
+    history = httpx2.get(
+        server.url + f"/api/v1/history?agent_id={saved['agent_id']}&range=5m", headers=admin
+    )
+    assert history.status_code == 200 and history.json()["data"] == []  # known, nothing yet
     listed = httpx2.get(server.url + "/api/v1/agents", headers=admin).json()["agents"]
     assert [a["id"] for a in listed][:1] == ["local"]
     assert saved["agent_id"] in [a["id"] for a in listed]

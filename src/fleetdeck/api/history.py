@@ -17,6 +17,7 @@ from fleetdeck.api.deps import HubDep, MonitorDep, SettingsDep, known_agent, req
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import parse_time, rfc3339_from_epoch, rfc3339_ms, rfc3339_ms_all, to_ms
 from fleetdeck.errors import Invalid, NotFound
+from fleetdeck.fleet.hub import Hub
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
 from fleetdeck.tsdb import series
 from fleetdeck.tsdb.engine import ALL_RESOLUTIONS, QueryResult, TimeSeriesStore, now_ms
@@ -93,6 +94,7 @@ def _keys(tsdb: TimeSeriesStore, host: str, metrics: str | None) -> list[str]:
 
 def _select(
     tsdb: TimeSeriesStore,
+    hub: Hub,
     agent_id: str | None,
     start: str | None,
     end: str | None,
@@ -101,7 +103,9 @@ def _select(
     metrics: str | None,
 ) -> Selection:
     host = agent_id or LOCAL_AGENT_ID
-    if host != LOCAL_AGENT_ID and host not in tsdb.hosts():
+    # An approved agent that has not reported yet has no history, but is no stranger; a
+    # removed one keeps what it stored until retention takes it.
+    if host != LOCAL_AGENT_ID and host not in tsdb.hosts() and host not in hub.states:
         raise NotFound(f"no agent {host!r}", code="AGENT_NOT_FOUND")
     begin, stop = _bounds(start, end, span)
     res = resolution or tsdb.pick_resolution(host, begin, stop)
@@ -157,9 +161,9 @@ class HistoryParams:
     def has_window(self) -> bool:
         return bool(self.start or self.end or self.span)
 
-    def select(self, tsdb: TimeSeriesStore) -> Selection:
+    def select(self, tsdb: TimeSeriesStore, hub: Hub) -> Selection:
         return _select(
-            tsdb, self.agent_id, self.start, self.end, self.span, self.resolution, self.metrics
+            tsdb, hub, self.agent_id, self.start, self.end, self.span, self.resolution, self.metrics
         )
 
 
@@ -179,9 +183,9 @@ Params = Annotated[HistoryParams, Depends(history_params)]
 
 
 @router.get("/history", response_model=None)
-async def history(_: Reader, tsdb: TsdbDep, params: Params) -> Response:
+async def history(_: Reader, tsdb: TsdbDep, hub: HubDep, params: Params) -> Response:
     """Points per metric with avg/min/max; without `resolution`, the one nearest ~1,000 points."""
-    sel = params.select(tsdb)
+    sel = params.select(tsdb, hub)
     result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
     return history_response(sel, result)
 
@@ -235,7 +239,7 @@ async def export_metrics(
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="fleetdeck-metrics.csv"'},
         )
-    sel = params.select(tsdb)
+    sel = params.select(tsdb, hub)
     if format == "json":
         result = await tsdb.query(sel.host, sel.start, sel.end, sel.resolution, sel.keys)
         return history_response(sel, result)
