@@ -83,6 +83,10 @@ def test_enrol_wait_approve_then_revoke(
         server.url + f"/api/v1/history?agent_id={saved['agent_id']}&range=5m", headers=admin
     )
     assert history.status_code == 200 and history.json()["data"] == []  # known, nothing yet
+    with httpx2.Client(base_url=server.url) as browser:
+        browser.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+        host_page = browser.get(f"/hosts/{saved['agent_id']}")
+    assert "offline: it has not connected yet" in host_page.text  # not "connecting…" forever
     listed = httpx2.get(server.url + "/api/v1/agents", headers=admin).json()["agents"]
     assert [a["id"] for a in listed][:1] == ["local"]
     assert saved["agent_id"] in [a["id"] for a in listed]

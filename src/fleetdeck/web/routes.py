@@ -112,8 +112,13 @@ async def host_page(request: Request, agent_id: str) -> Response:
     principal = await _signed_in(request)
     if isinstance(principal, Response):
         return principal
-    known_agent(agent_id, request.app.state.hub)
-    return _page(request, "host.html", principal, agent_id=agent_id, ranges=RANGES)
+    host = known_agent(agent_id, request.app.state.hub)
+    state = request.app.state.hub.states.get(host)
+    offline = None  # what the page says until a snapshot arrives, for an agent that is away
+    if state is not None and not state.online:
+        seen = rfc3339(state.last_seen)
+        offline = f"offline since {seen}" if seen else "offline: it has not connected yet"
+    return _page(request, "host.html", principal, agent_id=agent_id, ranges=RANGES, offline=offline)
 
 
 @router.get("/tokens", response_class=HTMLResponse)
