@@ -3,6 +3,7 @@ backends (SQLite and a real PostgreSQL), without sockets: the e2e tests cover th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from fleetdeck.bus.memory import MemoryBus
 from fleetdeck.errors import Unauthorized
 from fleetdeck.fleet import enrolment
 from fleetdeck.fleet.groups import GroupIndex
-from fleetdeck.fleet.hub import STATUS_TOPIC, Hub, effective_config
+from fleetdeck.fleet.hub import STATUS_TOPIC, Hub, effective_config, metrics_topic
 from fleetdeck.store import agents, groups
 from fleetdeck.store import alerts as alert_store
 from fleetdeck.store.engine import Database
@@ -109,9 +110,14 @@ async def test_the_hub_ingests_dedupes_persists_and_marks_offline(
     await hub.persist()
     async with db.read() as conn:
         assert (await agents.get(conn, "web-1")).last_seen is not None  # type: ignore[union-attr]
+    page = bus.subscribe(metrics_topic("web-1"))  # someone watches the host's page
     gone = await hub.sweep(now=time.monotonic() + 10)
     assert gone == ["web-1"] and hub.status("web-1") == "offline"
     assert b'"offline"' in await statuses.get()
+    assert (
+        await asyncio.wait_for(page.get(), 5)
+        == b'event: status\ndata: {"agent_id":"web-1","status":"offline"}\n\n'
+    )
     await tsdb.close()
 
 

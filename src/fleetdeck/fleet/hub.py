@@ -143,8 +143,10 @@ class Hub:
 
     def _announce(self, agent_id: str, status: str) -> None:
         self.bus.publish(STATUS_TOPIC, orjson.dumps({"agent_id": agent_id, "status": status}))
-        if self.bus.subscriber_count(FLEET_TOPIC):
-            self.bus.publish(FLEET_TOPIC, status_frame(agent_id, status))
+        frame = status_frame(agent_id, status)
+        for topic in (FLEET_TOPIC, metrics_topic(agent_id)):  # the overview, the host's page
+            if self.bus.subscriber_count(topic):
+                self.bus.publish(topic, frame)
         log.info("agent %s is %s", agent_id, status)
 
     # -- connections --------------------------------------------------------------------

@@ -75,6 +75,12 @@ class HostPage {
   startLive() {
     this.source = new EventSource("/api/v1/stream?agent_id=" + encodeURIComponent(this.agent));
     this.source.addEventListener("metrics", (event) => this.onSnapshot(JSON.parse(event.data)));
+    this.source.addEventListener("status", (event) => {  // an agent went away or came back
+      const { status } = JSON.parse(event.data);
+      const field = this.field("status");
+      field.textContent = status === "offline" ? `offline since ${new Date().toISOString().slice(0, 19)}Z` : status;
+      field.dataset.state = status;
+    });
     this.source.onerror = () => { this.field("status").textContent = "reconnecting…"; this.field("status").dataset.state = "offline"; };
   }
 
