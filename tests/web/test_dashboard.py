@@ -142,6 +142,11 @@ def test_host_page_switches_to_history_and_signals_a_process(
         expect(page.locator("#export-csv")).to_have_attribute("href", re.compile(r"from=\d+&to="))
         page.click("button[data-range='1h']")
         expect(page.locator("#range-note")).to_have_text(re.compile(r"^1h: [1-9]\d* points"))
+        assert page.evaluate("[fd.duration(540), fd.duration(18720), fd.duration(273600)]") == [
+            "9 min",
+            "5 h 12 min",
+            "3 d 4 h",
+        ]  # uptimes; "up 0 h" said nothing for a fresh boot
         # a hole in the data (the host was down) breaks the lines instead of bridging them
         gapped = page.evaluate("withGaps({x: [0, 5, 10, 60, 65], cpu: [1, 2, 3, 4, 5]})")
         assert gapped == {"x": [0, 5, 10, 15, 60, 65], "cpu": [1, 2, 3, None, 4, 5]}

@@ -39,6 +39,13 @@ const fd = (() => {
     while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
     return (i ? n.toFixed(1) : Math.round(n)) + " " + units[i];
   }
+  // Seconds as a person reads an uptime: "9 min", "5 h 12 min", "3 d 4 h".
+  function duration(seconds) {
+    const min = Math.floor(seconds / 60), h = Math.floor(min / 60), d = Math.floor(h / 24);
+    if (d) return `${d} d ${h % 24} h`;
+    if (h) return `${h} h ${min % 60} min`;
+    return `${min} min`;
+  }
   const pct = (n) => (n == null || isNaN(n) ? "–" : n.toFixed(1) + " %");
   const rate = (n) => bytes(n) + "/s";
 
@@ -66,7 +73,7 @@ const fd = (() => {
     }));
   }
 
-  return { api, bytes, pct, rate, showError, formData, fillRows, cookie };
+  return { api, bytes, duration, pct, rate, showError, formData, fillRows, cookie };
 })();
 
 // The number of firing alerts beside "Alerts" in the navigation, on every page.

@@ -87,7 +87,7 @@ class HostPage {
   onSnapshot(m) {
     this.latest = m;
     this.field("hostname").textContent = m.system.hostname;
-    this.field("facts").textContent = `${m.system.architecture} · kernel ${m.system.kernel} · ${m.cpu.cores.length} cores · ${fd.bytes(m.memory.total)} memory · up ${Math.round(m.system.uptime / 3600)} h`;
+    this.field("facts").textContent = `${m.system.architecture} · kernel ${m.system.kernel} · ${m.cpu.cores.length} cores · ${fd.bytes(m.memory.total)} memory · up ${fd.duration(m.system.uptime)}`;
     this.field("status").textContent = "online";
     this.field("status").dataset.state = "online";
     const L = this.live;
