@@ -61,9 +61,12 @@ def test_enrol_wait_approve_then_revoke(
     assert created["enroll_command"].startswith(f"fleetdeck agent enroll --server {server.url}")
     state_dir = tmp_path / "state"
     done = agent("enroll", "--server", server.url, "--token", created["token"],
-                 state_dir=state_dir)  # fmt: skip
+                 "--name", "lab-box", state_dir=state_dir)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "(pending)" in done.stdout
+    with httpx2.Client(base_url=server.url) as browser:
+        browser.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+        assert "<small>lab-box</small>" in browser.get("/agents").text  # the name it asked for
     key = state_dir / "agent.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     saved = json.loads((state_dir / "agent.json").read_text())
