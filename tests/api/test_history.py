@@ -72,6 +72,16 @@ def test_a_range_beyond_retention_answers_the_effective_bounds(api: Api, start: 
     assert effective.year >= 2026 and body["data"]
 
 
+def test_a_span_wholly_before_retention_is_empty_with_bounds_in_order(api: Api, start: int) -> None:
+    body = get(api, "/api/v1/history?agent_id=web-1&from=0&to=1&resolution=raw")
+    assert body["from"] == body["to"] == "1970-01-01T00:00:01Z" and body["data"] == []
+
+
+def test_metrics_of_only_commas_selects_every_series(api: Api, start: int) -> None:
+    every = get(api, "/api/v1/history?agent_id=web-1&range=15m")["metrics"]
+    assert get(api, "/api/v1/history?agent_id=web-1&range=15m&metrics=,,")["metrics"] == every
+
+
 def test_a_family_the_host_lacks_selects_nothing(api: Api, start: int) -> None:
     """A dashboard asks every host for GPUs and temperatures; hosts without them answer the
     rest rather than an error."""

@@ -77,10 +77,11 @@ def _bounds(start: str | None, end: str | None, span: str | None) -> tuple[int, 
 
 def _keys(tsdb: TimeSeriesStore, host: str, metrics: str | None) -> list[str]:
     available = tsdb.keys(host)
-    if not metrics:
+    names = [m.strip() for m in (metrics or "").split(",") if m.strip()]
+    if not names:  # absent, empty or only commas: every series
         return available
     chosen: list[str] = []
-    for name in (m.strip() for m in metrics.split(",") if m.strip()):
+    for name in names:
         matches = [k for k in available if k == name or series.family(k) == name]
         if not matches and name not in series.METRICS:  # a family this host lacks (no GPU): none
             raise Invalid(

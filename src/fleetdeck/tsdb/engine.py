@@ -569,8 +569,10 @@ class TimeSeriesStore:
     ) -> QueryResult:
         """Points of `keys` (series keys) for host in [start, end] (ms) at `resolution`."""
         now = now_ms()
-        start = max(start, now - self.retention_ms[resolution])
-        result = QueryResult(resolution, start, min(end, now), keys)
+        end = min(end, now)
+        # What this resolution still keeps; a span wholly before that is the empty [end, end].
+        start = min(max(start, now - self.retention_ms[resolution]), end)
+        result = QueryResult(resolution, start, end, keys)
         wanted = {
             self._series[(host, k)]: i for i, k in enumerate(keys) if (host, k) in self._series
         }
