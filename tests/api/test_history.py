@@ -123,6 +123,28 @@ def test_history_export_is_csv_with_one_column_per_series(api: Api, start: int) 
     assert len(rows) == 61 and rows[5] == [iso(start + 40_000), "4.0", "10.0", "70.5", "40.0"]
 
 
+def test_an_export_from_long_ago_reads_only_what_is_kept(
+    api: Api, start: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`from=0` at raw: the hours since 1970 are not walked one empty window at a time."""
+    tsdb = api.app_state.tsdb
+    windows: list[int] = []
+    query = tsdb.query
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        windows.append(1)
+        return await query(*args, **kwargs)
+
+    monkeypatch.setattr(tsdb, "query", counted)
+    reply = api.client.get(
+        "/api/v1/export/metrics?format=csv&agent_id=web-1&from=0&resolution=raw&metrics=cpu",
+        headers=api.as_("charlie"),
+    )
+    rows = list(csv.reader(io.StringIO(reply.text)))
+    assert rows[0] == ["timestamp", "cpu"] and len(rows) == 61
+    assert len(windows) <= 25  # a day of raw retention, an hour a window
+
+
 def test_current_snapshot_export(api: Api) -> None:
     headers = api.as_("charlie")
     snapshot = api.client.get("/api/v1/export/metrics?format=json", headers=headers).json()

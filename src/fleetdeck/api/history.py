@@ -202,7 +202,9 @@ async def _csv_history(tsdb: TimeSeriesStore, sel: Selection) -> AsyncIterator[s
     so the export is streamed, never built in memory."""
     yield _csv_line(["timestamp", *sel.keys])
     window = 3_600_000 if sel.resolution == "raw" else 86_400_000
-    cursor = sel.start
+    cursor = max(
+        sel.start, tsdb.kept_since(sel.resolution)
+    )  # not an empty window an hour back to 1970
     while cursor <= sel.end:
         upper = min(cursor + window - 1, sel.end)
         result = await tsdb.query(sel.host, cursor, upper, sel.resolution, sel.keys)

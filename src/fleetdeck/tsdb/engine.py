@@ -518,9 +518,9 @@ class TimeSeriesStore:
         now = now_ms() if now is None else now
         deleted = {}
         async with self.db.write() as conn:
-            deleted[RAW] = await repo.delete_chunks_before(conn, now - self.retention_ms[RAW])
+            deleted[RAW] = await repo.delete_chunks_before(conn, self.kept_since(RAW, now))
             for res in rollup.RESOLUTIONS:
-                cutoff = now - self.retention_ms[res]
+                cutoff = self.kept_since(res, now)
                 deleted[res] = await repo.delete_rollups_before(conn, res, cutoff)
         self.last_retention = time.time()
         return deleted
@@ -556,7 +556,7 @@ class TimeSeriesStore:
         span = max(end - start, 1)
         best, best_distance = "1h", math.inf
         for res in ALL_RESOLUTIONS:
-            if start < now - self.retention_ms[res]:
+            if start < self.kept_since(res, now):
                 continue
             width = self.raw_interval_ms(host) if res == RAW else rollup.RESOLUTIONS[res]
             distance = abs(math.log(max(span / width, 1) / AUTO_TARGET_POINTS))
@@ -564,19 +564,24 @@ class TimeSeriesStore:
                 best, best_distance = res, distance
         return best
 
+    def kept_since(self, resolution: str, now: int | None = None) -> int:
+        """The oldest time (ms) `resolution` still keeps under its retention."""
+        return (now_ms() if now is None else now) - self.retention_ms[resolution]
+
     async def query(
         self, host: str, start: int, end: int, resolution: str, keys: list[str]
     ) -> QueryResult:
         """Points of `keys` (series keys) for host in [start, end] (ms) at `resolution`."""
         now = now_ms()
         end = min(end, now)
-        # What this resolution still keeps; a span wholly before that is the empty [end, end].
-        start = min(max(start, now - self.retention_ms[resolution]), end)
-        result = QueryResult(resolution, start, end, keys)
+        kept = self.kept_since(resolution, now)
+        # A span wholly before what this resolution keeps is the empty [end, end].
+        result = QueryResult(resolution, min(max(start, kept), end), end, keys)
+        start = result.start
         wanted = {
             self._series[(host, k)]: i for i, k in enumerate(keys) if (host, k) in self._series
         }
-        if not wanted or start > end:
+        if not wanted or end < kept:
             return result
         for _ in range(3):  # retry when a compaction moved data between the head and the DB
             generation = self._generation
