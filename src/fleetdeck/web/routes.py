@@ -22,6 +22,7 @@ from fleetdeck.auth.redirect import is_local_path
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
 from fleetdeck.collect.host import SECTIONS
+from fleetdeck.errors import NotFound
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
 from fleetdeck.notify.templates import TEMPLATES
 from fleetdeck.store import agents, api_tokens, audit, roles, users
@@ -112,7 +113,12 @@ async def host_page(request: Request, agent_id: str) -> Response:
     principal = await _signed_in(request)
     if isinstance(principal, Response):
         return principal
-    host = known_agent(agent_id, request.app.state.hub)
+    try:
+        host = known_agent(agent_id, request.app.state.hub)
+    except NotFound:
+        page = _page(request, "unknown_host.html", principal, agent_id=agent_id)
+        page.status_code = 404
+        return page
     state = request.app.state.hub.states.get(host)
     offline = None  # what the page says until a snapshot arrives, for an agent that is away
     if state is not None and not state.online:

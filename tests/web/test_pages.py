@@ -1,0 +1,13 @@
+"""What a browser gets for an address that names nothing."""
+
+from __future__ import annotations
+
+from tests.conftest import ADMIN_PASSWORD, Api
+
+
+def test_an_unknown_host_is_a_page_not_a_json_error(api: Api) -> None:
+    api.client.post("/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    reply = api.client.get("/hosts/nowhere")
+    assert reply.status_code == 404 and reply.headers["content-type"].startswith("text/html")
+    assert "No such host" in reply.text and "<code>nowhere</code>" in reply.text
+    assert api.client.get("/hosts/local").status_code == 200
