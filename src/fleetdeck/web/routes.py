@@ -287,4 +287,8 @@ async def agents_page(request: Request) -> Response:
         fleet=[a for a in listed if a["status"] != "pending"],
         rules=rules,
         sections=", ".join(SECTIONS),
+        local={  # the server's own host: its interval is the refresh interval (Settings)
+            "interval": request.app.state.monitor.interval,
+            "groups": ", ".join(sorted(index.of(LOCAL_AGENT_ID))),
+        },
     )
