@@ -123,10 +123,8 @@ def test_history_export_is_csv_with_one_column_per_series(api: Api, start: int) 
     assert len(rows) == 61 and rows[5] == [iso(start + 40_000), "4.0", "10.0", "70.5", "40.0"]
 
 
-def test_an_export_from_long_ago_reads_only_what_is_kept(
-    api: Api, start: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`from=0` at raw: the hours since 1970 are not walked one empty window at a time."""
+def store_queries(api: Api, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at each query the store answers from now on."""
     tsdb = api.app_state.tsdb
     windows: list[int] = []
     query = tsdb.query
@@ -136,6 +134,14 @@ def test_an_export_from_long_ago_reads_only_what_is_kept(
         return await query(*args, **kwargs)
 
     monkeypatch.setattr(tsdb, "query", counted)
+    return windows
+
+
+def test_an_export_from_long_ago_reads_only_what_is_kept(
+    api: Api, start: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`from=0` at raw: the hours since 1970 are not walked one empty window at a time."""
+    windows = store_queries(api, monkeypatch)
     reply = api.client.get(
         "/api/v1/export/metrics?format=csv&agent_id=web-1&from=0&resolution=raw&metrics=cpu",
         headers=api.as_("charlie"),
@@ -143,6 +149,19 @@ def test_an_export_from_long_ago_reads_only_what_is_kept(
     rows = list(csv.reader(io.StringIO(reply.text)))
     assert rows[0] == ["timestamp", "cpu"] and len(rows) == 61
     assert len(windows) <= 25  # a day of raw retention, an hour a window
+
+
+def test_an_export_into_the_future_stops_at_now(
+    api: Api, start: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows = store_queries(api, monkeypatch)
+    reply = api.client.get(
+        f"/api/v1/export/metrics?format=csv&agent_id=web-1&from={iso(start)}"
+        "&to=2099-01-01T00:00:00Z&resolution=raw&metrics=cpu",
+        headers=api.as_("charlie"),
+    )
+    assert len(list(csv.reader(io.StringIO(reply.text)))) == 61
+    assert len(windows) <= 3  # the hour or two since `start`, not every hour until 2099
 
 
 def test_current_snapshot_export(api: Api) -> None:

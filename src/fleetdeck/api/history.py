@@ -110,6 +110,10 @@ def _select(
         raise NotFound(f"no agent {host!r}", code="AGENT_NOT_FOUND")
     begin, stop = _bounds(start, end, span)
     res = resolution or tsdb.pick_resolution(host, begin, stop)
+    # The effective bounds: no later than now, no earlier than what `res` keeps (a span wholly
+    # outside is the empty [stop, stop]), so no reader walks years without data.
+    stop = min(stop, now_ms())
+    begin = min(max(begin, tsdb.kept_since(res)), stop)
     return Selection(host, begin, stop, res, _keys(tsdb, host, metrics))
 
 
@@ -202,9 +206,7 @@ async def _csv_history(tsdb: TimeSeriesStore, sel: Selection) -> AsyncIterator[s
     so the export is streamed, never built in memory."""
     yield _csv_line(["timestamp", *sel.keys])
     window = 3_600_000 if sel.resolution == "raw" else 86_400_000
-    cursor = max(
-        sel.start, tsdb.kept_since(sel.resolution)
-    )  # not an empty window an hour back to 1970
+    cursor = sel.start
     while cursor <= sel.end:
         upper = min(cursor + window - 1, sel.end)
         result = await tsdb.query(sel.host, cursor, upper, sel.resolution, sel.keys)

@@ -577,12 +577,12 @@ class TimeSeriesStore:
         kept = self.kept_since(resolution, now)
         # A span wholly before what this resolution keeps is the empty [end, end].
         result = QueryResult(resolution, min(max(start, kept), end), end, keys)
-        start = result.start
         wanted = {
             self._series[(host, k)]: i for i, k in enumerate(keys) if (host, k) in self._series
         }
-        if not wanted or end < kept:
+        if not wanted or end < kept or start > end:  # before what is kept, or after now
             return result
+        start = result.start
         for _ in range(3):  # retry when a compaction moved data between the head and the DB
             generation = self._generation
             buffers = self._buffers(host)
