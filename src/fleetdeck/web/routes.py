@@ -113,13 +113,14 @@ async def host_page(request: Request, agent_id: str) -> Response:
     principal = await _signed_in(request)
     if isinstance(principal, Response):
         return principal
+    hub = request.app.state.hub
     try:
-        host = known_agent(agent_id, request.app.state.hub)
+        host = known_agent(agent_id, hub)
     except NotFound:
         page = _page(request, "unknown_host.html", principal, agent_id=agent_id)
         page.status_code = 404
         return page
-    state = request.app.state.hub.states.get(host)
+    state = hub.states.get(host)
     offline = None  # what the page says until a snapshot arrives, for an agent that is away
     if state is not None and not state.online:
         seen = rfc3339(state.last_seen)

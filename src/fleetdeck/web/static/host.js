@@ -155,13 +155,14 @@ class HostPage {
       b.setAttribute("aria-pressed", on); b.classList.toggle("outline", !on);
     }
     const note = document.getElementById("range-note");
-    const query = span || (range === "live" ? `range=${LIVE_SEED_RANGE}&resolution=raw` : `range=${range}`);
-    history.replaceState(null, "", location.pathname + (range === "live" ? "" : "?" + (span || `range=${range}`)));
+    const shown = span || `range=${range}`;  // the history query, and the address's
+    const query = range === "live" ? `range=${LIVE_SEED_RANGE}&resolution=raw` : shown;
+    history.replaceState(null, "", location.pathname + (range === "live" ? "" : "?" + shown));
     document.getElementById("export-csv").href = `/api/v1/export/metrics?format=csv&${query}&agent_id=${encodeURIComponent(this.agent)}`;
     if (range === "live") { note.textContent = LIVE_NOTE; this.drawLive(); return; }
     note.textContent = `Loading ${range}…`;
     try {
-      const h = await this.history(span || `range=${range}`);
+      const h = await this.history(shown);
       if (this.range !== range) return;
       this.draw(historyColumns(h));
       note.textContent = `${range}: ${h.data.length} points at ${h.resolution} resolution (averages), ${h.from} – ${h.to}.`;
