@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from fleetdeck import __version__
+from fleetdeck import __version__, datadir
 from fleetdeck.alerts.evaluator import Evaluator
 from fleetdeck.api import (
     agent_socket,
@@ -141,7 +141,7 @@ def create_app(config: Settings) -> FastAPI:
             _announce_generated_password(generated)
         tsdb = TimeSeriesStore(
             db,
-            config.data_dir / "tsdb-wal",
+            config.data_dir / datadir.TSDB_WAL_DIR,
             config.retention_ms,
             flush_interval=config.tsdb_flush_interval,
             compaction_interval=config.tsdb_compaction_interval,

@@ -14,6 +14,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from fleetdeck.datadir import DATABASE_FILE
+
 DEFAULT_CONFIG_FILE = Path("fleetdeck.toml")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -203,7 +205,7 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'fleetdeck.db').resolve()}"
+        return f"sqlite+aiosqlite:///{(self.data_dir / DATABASE_FILE).resolve()}"
 
     @classmethod
     def settings_customise_sources(

@@ -24,8 +24,16 @@ def run(settings: Settings) -> None:
     import uvicorn
 
     from fleetdeck.app import create_app
+    from fleetdeck.datadir import DataDirBusy, DataDirLock
     from fleetdeck.memory import return_large_blocks_to_the_os
 
+    lock = DataDirLock(settings.data_dir, "fleetdeck server")
+    try:
+        lock.acquire()  # held until this process ends
+    except DataDirBusy as exc:
+        hint = "stop it first, or give this server its own --data-dir"
+        print(f"fleetdeck: {exc}: {hint}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(1) from None
     return_large_blocks_to_the_os()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

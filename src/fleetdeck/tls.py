@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from fleetdeck.datadir import TLS_DIR
 from fleetdeck.files import write_private
 
 CA_DAYS = 3650
@@ -141,7 +142,7 @@ def _make_server_cert(directory: Path, names: list[str]) -> None:
 
 def ensure(data_dir: Path, names: list[str]) -> Certificates:
     """The CA and a current server certificate for `names`, made when missing."""
-    directory = data_dir / "tls"
+    directory = data_dir / TLS_DIR
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (directory / "ca.pem").exists() or not (directory / "ca.key").exists():
         _make_ca(directory)

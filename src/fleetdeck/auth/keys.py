@@ -13,6 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetdeck.datadir import KEYS_DIR
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -23,7 +25,7 @@ _SEALED_PREFIX = "v1:"
 
 def load_or_create(data_dir: Path, name: str) -> bytes:
     """The 32-byte key `data_dir/keys/NAME.key`, created (mode 0600) when missing."""
-    directory = data_dir / "keys"
+    directory = data_dir / KEYS_DIR
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = directory / f"{name}.key"
     try:
