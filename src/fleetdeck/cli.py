@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,10 +31,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(agent_app, name="agent")
+backup_app = typer.Typer(
+    help="Back up the server's state to one archive, check one, restore one.", no_args_is_help=True
+)
+app.add_typer(backup_app, name="backup")
 bench_app = typer.Typer(help="Load tests and demos.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages whole, on one line each, for logs and grep
 
 ConfigOpt = Annotated[
     Path | None,
@@ -388,6 +393,180 @@ def audit_verify(
     )
     if problems:
         raise typer.Exit(1)
+
+
+@backup_app.command("create")
+def backup_create(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The archive to write (default: fleetdeck-backup-STAMP.tar.gz here; a name "
+            "ending in .tar is not compressed).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Write the database (SQLite), the keys, the TLS CA and the metric WAL to one archive.
+
+    Safe while the server runs: the database is copied in one consistent read. The archive
+    holds the keys that sign the audit log and seal secrets: it is written mode 0600; keep it
+    as safe as the server. On PostgreSQL, dump the database with pg_dump right after.
+    """
+    from fleetdeck import backup
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    target = path or backup.default_name()
+    try:
+        with _progress_bar() as progress:
+            manifest = backup.create(
+                settings.data_dir, settings.effective_database_url, target, progress
+            )
+    except backup.BackupError as exc:
+        err.print(f"[red]fleetdeck backup: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    _audit_quietly(settings, "backup.create", str(target.resolve()), manifest)
+    files = manifest["files"]
+    typer.echo(
+        f"wrote {target} ({_size(target.stat().st_size)}): {len(files)} files, database "
+        f"{manifest['database']} at schema {manifest['schema_revision'] or '-'}"
+    )
+    if manifest["database"] == "postgresql":
+        err.print(
+            "[yellow]the database is PostgreSQL: this archive holds the data dir's keys, CA "
+            "and metric WAL only. Dump the database now (pg_dump -Fc), after this archive: "
+            "a dump older than the archive can miss metric samples.[/yellow]"
+        )
+
+
+@backup_app.command("verify")
+def backup_verify(
+    path: Annotated[Path, typer.Argument(help="The archive to check.", show_default=False)],
+) -> None:
+    """Check an archive as a restore would (every file against its manifest's SHA-256, the
+    database's integrity and schema) without restoring it. Exits 1 when it fails."""
+    from fleetdeck import backup
+
+    try:
+        with _progress_bar() as progress:
+            manifest = backup.verify(path, progress)
+    except backup.BackupError as exc:
+        err.print(f"[red]fleetdeck backup: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{path} ok: made {manifest['created']} by fleetdeck {manifest['fleetdeck']}, "
+        f"{len(manifest['files'])} files, database {manifest['database']} at schema "
+        f"{manifest['schema_revision'] or '-'}"
+    )
+
+
+@backup_app.command("restore")
+def backup_restore(
+    path: Annotated[Path, typer.Argument(help="The archive to restore.", show_default=False)],
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Restore over a data dir that holds a server's state: it is moved to "
+            "DATA_DIR/replaced-STAMP/ first, not deleted."
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Put a backup back into the data dir. The server must be stopped (this refuses while
+    one runs on the data dir); nothing changes unless the whole archive checks out. The next
+    start upgrades the database when the backup comes from an older release."""
+    from fleetdeck import backup
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    try:
+        with _progress_bar() as progress:
+            restored = backup.restore(
+                path,
+                settings.data_dir,
+                settings.effective_database_url,
+                force=force,
+                progress=progress,
+            )
+    except backup.BackupError as exc:
+        err.print(f"[red]fleetdeck backup: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    manifest = restored.manifest
+    if restored.database is not None:
+        _audit_quietly(settings, "backup.restore", str(path.resolve()), manifest)
+    typer.echo(
+        f"restored the backup made {manifest['created']} by fleetdeck {manifest['fleetdeck']} "
+        f"into {settings.data_dir}"
+    )
+    if restored.moved_aside is not None:
+        typer.echo(f"what the data dir held before is in {restored.moved_aside}")
+    if restored.database is None:
+        err.print(
+            "[yellow]the database is PostgreSQL: restore its dump (pg_restore) before starting "
+            "the server.[/yellow]"
+        )
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+@contextlib.contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A bar per stage, in bytes, on stderr (left out when stderr is not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            task = tasks[stage]
+            if total:
+                bar.update(task, completed=done, total=total)
+            else:
+                bar.advance(task, done)
+
+        yield update
+
+
+def _audit_quietly(settings: Settings, action: str, archive: str, manifest: dict[str, Any]) -> None:
+    """Record a backup or restore in the audit log; a failure is said, not fatal (the archive
+    or the restore is there either way)."""
+    from fleetdeck.store import audit
+
+    details = {
+        "archive": archive,
+        "created": manifest["created"],
+        "fleetdeck": manifest["fleetdeck"],
+    }
+
+    async def work(db: Database) -> None:
+        async with db.write() as conn:
+            await audit.record(
+                conn, action=action, success=True, actor="cli", resource="server", details=details
+            )
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except Exception as exc:  # reported: the archive or the restore is done either way
+        err.print(f"[yellow]could not record {action} in the audit log: {exc}[/yellow]")
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[object]]) -> None:
