@@ -18,7 +18,9 @@ import httpx2
 import pytest
 
 from fleetdeck.datadir import DataDirLock
+from fleetdeck.store import migrate
 from tests.e2e.test_server_process import ServerProcess
+from tests.servers import PostgresServer
 
 pytestmark = pytest.mark.e2e
 
@@ -246,3 +248,40 @@ def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path) -> None
         assert f"in use by fleetdeck server (pid {server.proc.pid})" in second.stderr
     finally:
         server.stop()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_archive_holds_the_data_dir_and_says_to_dump_the_database(
+    tmp_path: Path, pg: PostgresServer
+) -> None:
+    url = pg.create_database("backup_files")
+    data = tmp_path / "data"
+    made = fleetdeck(
+        "user", "create", "zed", "--password-stdin", "--data-dir", str(data),
+        "--database-url", url, stdin="pw-zed-12345\n",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    archive = tmp_path / "files.tar"
+    done = fleetdeck(
+        "backup", "create", str(archive), "--data-dir", str(data), "--database-url", url
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pg_dump" in done.stderr
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["keys/audit.key", "manifest.json"]
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest["database"] == "postgresql"
+    assert manifest["schema_revision"] == migrate.HEAD
+
+    on_sqlite = fleetdeck("backup", "restore", str(archive), "--data-dir", str(tmp_path / "s"))
+    assert on_sqlite.returncode == 1
+    assert "PostgreSQL" in on_sqlite.stderr
+    restored = tmp_path / "restored"
+    done = fleetdeck(
+        "backup", "restore", str(archive), "--data-dir", str(restored), "--database-url", url
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pg_restore" in done.stderr
+    assert (restored / "keys" / "audit.key").read_bytes() == (
+        data / "keys" / "audit.key"
+    ).read_bytes()
