@@ -13,6 +13,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from fleetdeck import __version__, datadir
 from fleetdeck.alerts.evaluator import Evaluator
@@ -226,6 +227,8 @@ def create_app(config: Settings) -> FastAPI:
     app.state.enroll_limiter = SlidingWindow(config.enroll_rate_limit)
     app.state.api_limiter = SlidingWindow(config.api_rate_limit) if config.api_rate_limit else None
     app.add_middleware(RateLimitHeaders)
+    if config.trusted_proxies:  # added last: outermost, so everything sees the real client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
 
     for module in (
         auth,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +34,25 @@ def parse_duration(value: object) -> object:
 
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+def parse_networks(value: object) -> object:
+    """`127.0.0.1, 10.0.0.0/8` -> the same, checked and tidied: every entry an address or a
+    network. (uvicorn would take a typo as a literal host name and never match it.)"""
+    if not isinstance(value, str):
+        return value
+    entries = [part.strip() for part in value.split(",") if part.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or network (10.0.0.0/8, 127.0.0.1, ::1)"
+            ) from None
+    return ",".join(entries)
+
+
+Networks = Annotated[str, BeforeValidator(parse_networks)]
 
 
 class Settings(BaseSettings):
@@ -134,6 +154,14 @@ class Settings(BaseSettings):
         description=(
             "URL users reach the server at (e.g. `https://fleet.example.com`); used for the "
             "OIDC redirect URI. Default: taken from each request."
+        ),
+    )
+    trusted_proxies: Networks = Field(
+        "",
+        description=(
+            "Reverse proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` "
+            "and `X-Forwarded-Proto` are believed: the client's address (rate limits, lockout, "
+            "audit) and scheme (secure cookies) then come from them. Empty: ignored."
         ),
     )
     notify_allow_private: bool = Field(
