@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,25 @@ def test_the_server_starts_without_the_cli_framework_and_refuses_bad_configurati
     assert done.returncode == 2 and "invalid configuration" in done.stderr and "port" in done.stderr
     done = run("server", "--port", "eighty")
     assert done.returncode == 2 and "--port" in done.stderr
+
+
+def test_a_database_from_a_newer_release_is_one_clear_line(tmp_path: Path) -> None:
+    """A downgrade without restoring the backup: the server, `db upgrade` and the user
+    commands refuse the database with what to do, not a traceback, and change nothing."""
+    assert run("db", "upgrade", "--data-dir", str(tmp_path)).returncode == 0
+    conn = sqlite3.connect(tmp_path / "fleetdeck.db")
+    with conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0999'")
+    conn.close()
+    for args in (
+        ("server", "--port", "1"),  # refused before it would listen
+        ("db", "upgrade"),
+        ("user", "unlock", "someone"),
+    ):
+        done = run(*args, "--data-dir", str(tmp_path))
+        assert done.returncode == 1, (args, done.stderr)
+        assert "schema 0999, written by a newer fleetdeck" in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr and "╭" not in done.stderr, (args, done.stderr)
+    conn = sqlite3.connect(tmp_path / "fleetdeck.db")
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0999",)
+    conn.close()

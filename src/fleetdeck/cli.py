@@ -585,4 +585,10 @@ async def _with_database(settings: Settings, work: Callable[[Database], Awaitabl
 
 
 def main() -> None:
-    app()
+    from fleetdeck.store.migrate import MigrationError
+
+    try:
+        app()
+    except MigrationError as exc:  # from any command that opens the database
+        err.print(f"[red]fleetdeck: {exc}[/red]")
+        sys.exit(1)

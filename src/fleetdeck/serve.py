@@ -26,6 +26,7 @@ def run(settings: Settings) -> None:
     from fleetdeck.app import create_app
     from fleetdeck.datadir import DataDirBusy, DataDirLock
     from fleetdeck.memory import return_large_blocks_to_the_os
+    from fleetdeck.store import migrate
 
     lock = DataDirLock(settings.data_dir, "fleetdeck server")
     try:
@@ -38,6 +39,11 @@ def run(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:  # before the app: a database this release cannot use is one line, not a traceback
+        migrate.ensure_current(settings.effective_database_url)
+    except migrate.MigrationError as exc:
+        print(f"fleetdeck: {exc}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(1) from None
     ssl_options: dict[str, str] = {}
     if settings.tls == "auto":
         from fleetdeck import tls as tls_auto

@@ -39,6 +39,12 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
+    current = current_revision(url)
+    if current is not None and not knows_revision(current):
+        raise MigrationError(
+            f"the database is at schema {current}, written by a newer fleetdeck than this one "
+            f"(which knows up to {HEAD}): run that release, or restore a backup made before it"
+        )
     command.upgrade(alembic_config(url), revision)
 
 
@@ -110,6 +116,9 @@ if __name__ == "__main__":  # upgrade_in_child's child: the URL on stdin
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # its setup chatter
     try:
         upgrade(sys.stdin.read().strip())
+    except MigrationError as exc:  # said in full, no traceback needed
+        log.error("%s", exc)
+        sys.exit(1)
     except Exception as exc:
         log.exception("migration failed")
         log.error("%s: %s", type(exc).__name__, str(exc).splitlines()[0])  # the last line
