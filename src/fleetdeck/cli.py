@@ -585,10 +585,13 @@ async def _with_database(settings: Settings, work: Callable[[Database], Awaitabl
 
 
 def main() -> None:
-    from fleetdeck.store.migrate import MigrationError
-
     try:
         app()
-    except MigrationError as exc:  # from any command that opens the database
+    except Exception as exc:
+        # From any command that opens the database. Looked up, not imported: the agent's
+        # commands never load the server's modules.
+        migrate = sys.modules.get("fleetdeck.store.migrate")
+        if migrate is None or not isinstance(exc, migrate.MigrationError):
+            raise
         err.print(f"[red]fleetdeck: {exc}[/red]")
         sys.exit(1)
