@@ -133,3 +133,63 @@ def test_a_database_from_a_newer_release_is_one_clear_line(tmp_path: Path) -> No
     conn = sqlite3.connect(tmp_path / "fleetdeck.db")
     assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0999",)
     conn.close()
+
+
+def test_token_create_list_and_revoke_from_the_server_host(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from fleetdeck.app import create_app
+    from tests.conftest import make_settings
+
+    data = tmp_path / "data"
+    where = ("--data-dir", str(data))
+    made = run(
+        "user",
+        "create",
+        "ops",
+        "--role",
+        "admin",
+        "--password-stdin",
+        *where,
+        stdin="pw-ops-12345\n",
+    )
+    assert made.returncode == 0, made.stderr
+    done = run(
+        "token",
+        "create",
+        "scraper",
+        "--user",
+        "ops",
+        "--scope",
+        "metrics:read",
+        "--expires",
+        "30d",
+        *where,
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()  # the token alone, for TOKEN=$(...)
+    assert token.startswith("fdt_") and "\n" not in token
+    listed = run("token", "list", *where)
+    (line,) = listed.stdout.splitlines()
+    token_id, owner, name, prefix, scopes, expires, _ = line.split("\t")
+    assert (owner, name, scopes) == ("ops", "scraper", "metrics:read")
+    assert token.startswith(prefix.rstrip("…")) and token not in listed.stdout
+    assert expires.endswith("Z")
+
+    for args, message in (
+        (("--user", "nobody", "--scope", "*"), "no user nobody"),
+        (("--user", "ops", "--scope", "metrics:reed"), "unknown scopes: metrics:reed"),
+        (("--user", "ops", "--scope", "*", "--expires", "soon"), "not a duration"),
+    ):
+        refused = run("token", "create", "x", *args, *where)
+        assert refused.returncode != 0 and message in refused.stderr, (args, refused.stderr)
+
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        assert client.get("/api/v1/history?range=5m", headers=headers).status_code == 200
+        user = {"username": "eve", "password": "pw-eve-123456", "roles": ["admin"]}
+        assert client.post("/api/v1/users", json=user, headers=headers).status_code == 403
+        revoked = run("token", "revoke", token_id, *where)
+        assert revoked.returncode == 0, revoked.stderr
+        assert client.get("/api/v1/history?range=5m", headers=headers).status_code == 401
+    assert run("token", "revoke", token_id, *where).returncode == 1

@@ -15,6 +15,7 @@ from rich.console import Console
 from fleetdeck import __version__
 
 if TYPE_CHECKING:  # the agent's commands must not pay for the server's imports
+    from fleetdeck.auth.service import Principal
     from fleetdeck.config import Settings
     from fleetdeck.store.engine import Database
 
@@ -31,6 +32,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(agent_app, name="agent")
+token_app = typer.Typer(
+    help="API tokens, made on the server host (for scripts and provisioning).",
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
 backup_app = typer.Typer(
     help="Back up the server's state to one archive, check one, restore one.", no_args_is_help=True
 )
@@ -393,6 +399,161 @@ def audit_verify(
     )
     if problems:
         raise typer.Exit(1)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[
+        str, typer.Argument(help="What the token is for (shown in lists and the audit log).")
+    ],
+    user: Annotated[str, typer.Option(help="The user the token acts as.", show_default=False)],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            help="A permission the token holds, repeatable (`metrics:read`, `agents:*`; `*`: "
+            "all of the user's).",
+            show_default=False,
+        ),
+    ],
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="Lifetime: seconds, or a number with s, m, h or d (`90d`). Default: none."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create an API token acting as USER, narrowed to the scopes, and print it once (only its
+    hash is kept). The token alone goes to standard output, for
+    `TOKEN=$(fleetdeck token create …)`; what it is goes to standard error."""
+    from datetime import timedelta
+
+    from fleetdeck.auth import api_token_admin
+    from fleetdeck.clock import rfc3339, utcnow
+    from fleetdeck.config import parse_duration
+    from fleetdeck.errors import FleetdeckError
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    expires_at = None
+    if expires is not None:
+        try:
+            seconds = parse_duration(expires.strip())
+        except ValueError as exc:
+            err.print(f"[red]fleetdeck: --expires: {exc}[/red]")
+            raise typer.Exit(2) from exc
+        assert isinstance(seconds, int)  # what it makes of text
+        expires_at = utcnow() + timedelta(seconds=seconds)
+    made: list[api_token_admin.NewToken] = []
+
+    async def work(db: Database) -> None:
+        principal = await _cli_principal(db, user)
+        made.append(
+            await api_token_admin.create(
+                db, principal, name=name, scopes=scope, expires_at=expires_at, ip=None
+            )
+        )
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except FleetdeckError as exc:
+        err.print(f"[red]fleetdeck: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    new = made[0]
+    until = rfc3339(new.row.expires_at) or "no expiry"
+    err.print(
+        f"token {new.row.id} '{name}' for {user}, scopes {', '.join(new.row.scopes)}, {until}"
+    )
+    typer.echo(new.token)
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[
+        str | None, typer.Option(help="Only this user's tokens (default: everyone's).")
+    ] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """List API tokens: id, owner, name, first characters, scopes, expiry, last use (never
+    the tokens themselves)."""
+    from fleetdeck.clock import rfc3339
+    from fleetdeck.store import api_tokens
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+    rows: list[api_tokens.TokenRow] = []
+
+    async def work(db: Database) -> None:
+        user_id = None if user is None else (await _cli_principal(db, user)).user.id
+        async with db.read() as conn:
+            rows.extend(await api_tokens.list_for(conn, user_id))
+
+    asyncio.run(_with_database(settings, work))
+    for row in rows:
+        typer.echo(
+            "\t".join(
+                (
+                    row.id,
+                    row.username,
+                    row.name,
+                    row.prefix + "…",
+                    ",".join(row.scopes),
+                    rfc3339(row.expires_at) or "-",
+                    rfc3339(row.last_used_at) or "-",
+                )
+            )
+        )
+    if not rows:
+        err.print("no API tokens")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (`fleetdeck token list`).")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Revoke an API token: it is refused from the next request on."""
+    from fleetdeck.auth import api_token_admin
+    from fleetdeck.errors import FleetdeckError
+    from fleetdeck.store import api_tokens
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database) -> None:
+        async with db.read() as conn:
+            row = await api_tokens.get(conn, token_id)
+        if row is None:
+            err.print(f"[red]fleetdeck: no token {token_id}[/red]")
+            raise typer.Exit(1)
+        owner = await _cli_principal(db, row.username, enabled=False)
+        await api_token_admin.revoke(db, owner, token_id, ip=None)
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except FleetdeckError as exc:
+        err.print(f"[red]fleetdeck: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    err.print(f"revoked token {token_id}")
+
+
+async def _cli_principal(db: Database, username: str, *, enabled: bool = True) -> Principal:
+    """The user a command acts as, as if logged in (the audit log then names them)."""
+    from fleetdeck.auth.service import Principal
+    from fleetdeck.store import users
+
+    async with db.read() as conn:
+        row = await users.get_by_username(conn, username)
+    if row is None:
+        err.print(f"[red]fleetdeck: no user {username}[/red]")
+        raise typer.Exit(1)
+    if enabled and row.disabled:
+        err.print(f"[red]fleetdeck: user {username} is disabled[/red]")
+        raise typer.Exit(1)
+    return Principal(user=row, session_id=None, expires_at=None)
 
 
 @backup_app.command("create")
