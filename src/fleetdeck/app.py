@@ -31,6 +31,7 @@ from fleetdeck.api import (
     notifications,
     oidc,
     processes,
+    prometheus,
     registration_rules,
     roles,
     security,
@@ -230,6 +231,7 @@ def create_app(config: Settings) -> FastAPI:
     if config.trusted_proxies:  # added last: outermost, so everything sees the real client
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.trusted_proxies)
 
+    app.include_router(prometheus.router)
     for module in (
         auth,
         users,

@@ -527,6 +527,10 @@ class TimeSeriesStore:
 
     # --- read path ----------------------------------------------------------------------
 
+    @property
+    def series_count(self) -> int:
+        return len(self._series)
+
     def hosts(self) -> set[str]:
         return {host for host, _ in self._series}
 

@@ -1,0 +1,169 @@
+"""`GET /metrics`: every host's latest values in Prometheus' text format, for a Prometheus (or
+anything that scrapes it) beside fleetdeck.
+
+Each stored series (`tsdb/series.py`) is a gauge named for Prometheus, with the host's agent id
+in `host` and a labelled family's label under its own name (`mountpoint`, `interface`, ...).
+The values are the latest report's, so a scrape costs no database read. Callers see the hosts
+they may read (`metrics:read`, host groups honoured); the server's own figures (agents, store,
+its process) only with `metrics:read` on every host.
+
+prometheus-client is imported with the first scrape (about 0.6 MB): a server nobody scrapes
+never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from fleetdeck import __version__
+from fleetdeck.api.deps import GroupsDep, HubDep, MonitorDep, require_any_host
+from fleetdeck.auth.service import Principal
+from fleetdeck.fleet.local import LOCAL_AGENT_ID
+from fleetdeck.tsdb import series
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
+
+    from fleetdeck.fleet.hub import Hub
+    from fleetdeck.tsdb.engine import TimeSeriesStore
+
+router = APIRouter(tags=["metrics"])
+
+# Stored series -> (Prometheus name, label name of a labelled family). A test holds every
+# series in tsdb/series.py to an entry here.
+NAMES: dict[str, tuple[str, str | None]] = {
+    "cpu": ("fleetdeck_cpu_usage_percent", None),
+    "memory": ("fleetdeck_memory_usage_percent", None),
+    "swap": ("fleetdeck_swap_usage_percent", None),
+    "load1": ("fleetdeck_load1", None),
+    "load5": ("fleetdeck_load5", None),
+    "load15": ("fleetdeck_load15", None),
+    "processes": ("fleetdeck_processes", None),
+    "disk": ("fleetdeck_filesystem_usage_percent", "mountpoint"),
+    "disk.read": ("fleetdeck_disk_read_bytes_per_second", "device"),
+    "disk.write": ("fleetdeck_disk_write_bytes_per_second", "device"),
+    "net.rx": ("fleetdeck_network_receive_bytes_per_second", "interface"),
+    "net.tx": ("fleetdeck_network_transmit_bytes_per_second", "interface"),
+    "temp": ("fleetdeck_temperature_celsius", "sensor"),
+    "gpu.util": ("fleetdeck_gpu_utilization_percent", "gpu"),
+    "gpu.memory": ("fleetdeck_gpu_memory_usage_percent", "gpu"),
+}
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Fleet:
+    """A prometheus-client collector over what the server holds at the moment of a scrape."""
+
+    def __init__(self, hosts: list[tuple[str, bool, dict[str, Any] | None]], server: Any) -> None:
+        self.hosts = hosts  # (host, online, latest snapshot)
+        self.server = server  # (hub, tsdb) with every-host access, else None
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        up = GaugeMetricFamily(
+            "fleetdeck_host_up", "1 while the host reports, 0 once it missed three", labels=["host"]
+        )
+        seen = GaugeMetricFamily(
+            "fleetdeck_host_last_report_timestamp_seconds",
+            "When the host's latest report was taken (Unix seconds)",
+            labels=["host"],
+        )
+        families: dict[str, GaugeMetricFamily] = {}
+        for host, online, snapshot in self.hosts:
+            up.add_metric([host], 1.0 if online else 0.0)
+            if snapshot is None:
+                continue
+            taken = _seconds(snapshot.get("timestamp"))
+            if taken is not None:
+                seen.add_metric([host], taken)
+            for key, value in series.from_snapshot(snapshot):
+                name = series.family(key)
+                prom, label = NAMES[name]
+                family = families.get(name)
+                if family is None:
+                    metric = series.METRICS[name]
+                    unit = f", in {metric.unit}" if metric.unit else ""
+                    help_text = metric.description + unit
+                    labels = ["host"] if label is None else ["host", label]
+                    family = families[name] = GaugeMetricFamily(prom, help_text, labels=labels)
+                labels_of = [host] if label is None else [host, key[len(name) + 1 : -1]]
+                family.add_metric(labels_of, value)
+        yield up
+        yield seen
+        yield from families.values()
+        if self.server is not None:
+            yield from _server_metrics(*self.server)
+
+
+def _seconds(stamp: object) -> float | None:
+    """A snapshot's RFC 3339 `timestamp` as Unix seconds."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return None
+
+
+def _server_metrics(hub: Hub, tsdb: TimeSeriesStore) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+
+    yield InfoMetricFamily("fleetdeck_build", "fleetdeck's version", value={"version": __version__})
+    agents = GaugeMetricFamily("fleetdeck_agents", "Approved agents by status", labels=["status"])
+    online = sum(1 for a in list(hub.states) if hub.status(a) == "online")
+    agents.add_metric(["online"], online)
+    agents.add_metric(["offline"], len(hub.states) - online)
+    yield agents
+    yield CounterMetricFamily(
+        "fleetdeck_samples_ingested",
+        "Samples accepted by the time-series store since the server started",
+        value=tsdb.samples_ingested,
+    )
+    yield GaugeMetricFamily(
+        "fleetdeck_series", "Series the time-series store knows", value=tsdb.series_count
+    )
+
+
+def _hosts(
+    principal: Principal, monitor: Any, hub: Hub, index: Any
+) -> list[tuple[str, bool, dict[str, Any] | None]]:
+    def allowed(host: str) -> bool:
+        return principal.can("metrics:read") or principal.can_on("metrics:read", index.of(host))
+
+    hosts: list[tuple[str, bool, dict[str, Any] | None]] = []
+    if allowed(LOCAL_AGENT_ID):
+        hosts.append((LOCAL_AGENT_ID, True, monitor.latest))
+    for agent_id in sorted(hub.states):
+        if allowed(agent_id):
+            hosts.append((agent_id, hub.status(agent_id) == "online", hub.latest(agent_id)))
+    return hosts
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
+)
+async def metrics(
+    monitor: MonitorDep,
+    hub: HubDep,
+    index: GroupsDep,
+    principal: Annotated[Principal, Depends(require_any_host("metrics:read"))],
+) -> Response:
+    """Every host's latest values (`host` label: its agent id) as Prometheus gauges, with
+    `fleetdeck_host_up`; with `metrics:read` on every host also the server's own figures
+    (agents, store, its process). Scrape with an API token holding `metrics:read`."""
+    from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    everywhere = principal.can("metrics:read")
+    server = (hub, monitor.tsdb) if everywhere else None
+    registry.register(_Fleet(_hosts(principal, monitor, hub, index), server))
+    if everywhere:
+        ProcessCollector(namespace="fleetdeck", registry=registry)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE)
