@@ -128,6 +128,7 @@ REQUIRED: dict[str, str] = {
     "GET /api/v1/history": "metrics:read",
     "GET /api/v1/export/metrics": "metrics:read",
     "GET /api/v1/metrics-store/stats": "metrics:read",
+    "GET /metrics": "metrics:read",
     "GET /api/v1/processes/{pid}": "processes:read",
     "POST /api/v1/processes/{pid}/signal": "processes:signal",
     "GET /api/v1/settings/refresh": "settings:read",
