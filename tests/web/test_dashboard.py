@@ -431,6 +431,23 @@ def test_add_a_host_approve_it_watch_it_and_revoke_it(
         page.click("#signal-dialog [data-action=send]")
         expect(page.locator("#pid-result")).to_contain_text(f"Sent signal 15 to {victim.pid}")
         assert victim.wait(timeout=10) == -15
+        # The host goes away while its page is open: the page says so (the stream's
+        # `event: status`) instead of "online", and "online" again when it is back.
+        login = {"username": "admin", "password": ADMIN_PASSWORD}
+        bearer = httpx2.post(f"{server.url}/api/v1/auth/login", json=login).json()["token"]
+        quick = httpx2.patch(
+            f"{server.url}/api/v1/agents/{agent_id}/config",
+            json={"interval": 1},  # offline after three missed seconds
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        assert quick.status_code == 200, quick.text
+        status = page.locator("[data-field=status]")
+        expect(status).to_have_text("online")
+        agent.proc.kill()
+        expect(status).to_have_text(re.compile(r"^offline since \d{4}-"), timeout=15_000)
+        agent.stop()
+        agent = Agent(state, "--allow-commands")
+        expect(status).to_have_text("online", timeout=15_000)
         page.click("a[href='/agents']")
         expect(switch).to_be_checked()
         page.locator(f"#fleet tr[data-agent='{agent_id}'] [data-revoke]").click()
