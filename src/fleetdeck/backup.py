@@ -413,6 +413,7 @@ def restore(
                 f"{data_dir}/replaced-…/ and restores the backup in its place"
             )
         aside = _move_aside(data_dir, present) if present else None
+        _give_to_owner(staging, data_dir)
         for name in (KEYS_DIR, TLS_DIR, TSDB_WAL_DIR):
             if (staging / name).is_dir():
                 os.replace(staging / name, data_dir / name)
@@ -420,6 +421,16 @@ def restore(
             database.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(staging / DATABASE_FILE, database)
         return Restored(manifest, database, aside)
+
+
+def _give_to_owner(staging: Path, data_dir: Path) -> None:
+    """Run as root (`sudo fleetdeck backup restore`), the files would be root's, mode 0600,
+    and a server running as its own user could not open them: they get the data dir's owner."""
+    if os.geteuid() != 0:
+        return
+    owner = data_dir.stat()
+    for path in [staging, *staging.rglob("*")]:
+        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 @contextmanager

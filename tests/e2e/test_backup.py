@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -285,3 +286,18 @@ def test_on_postgresql_the_archive_holds_the_data_dir_and_says_to_dump_the_datab
     assert (restored / "keys" / "audit.key").read_bytes() == (
         data / "keys" / "audit.key"
     ).read_bytes()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root restores for another user")
+def test_a_restore_as_root_leaves_the_files_to_the_data_dir_s_owner(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _state(data)
+    archive = tmp_path / "b.tar"
+    assert fleetdeck("backup", "create", str(archive), "--data-dir", str(data)).returncode == 0
+    target = tmp_path / "served"
+    target.mkdir()
+    os.chown(target, 65534, 65534)  # the server's own user, say
+    done = fleetdeck("backup", "restore", str(archive), "--data-dir", str(target))
+    assert done.returncode == 0, done.stderr
+    restored = [target / "fleetdeck.db", target / "keys", *(target / "keys").iterdir()]
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in restored} == {(65534, 65534)}
