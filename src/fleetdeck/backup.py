@@ -23,6 +23,7 @@ moved aside, not deleted.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -34,6 +35,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,6 +132,8 @@ def create(
         }
         _write_archive(staging, target, manifest, progress)
         return manifest
+    except OSError as exc:  # a full disk, a file the user may not read: said, not a traceback
+        raise BackupError(f"could not write the backup: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -302,8 +306,10 @@ def read_manifest(
                     raise BackupError(f"{archive} holds {member.name!r}, which no backup holds")
                 digests[member.name] = _extract(tar, member, staging / member.name)
                 progress("checking the archive", min(raw.tell(), total), total)
-        except (OSError, tarfile.TarError, EOFError) as exc:
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise BackupError(f"{archive} is damaged or incomplete: {exc}") from exc
+        except OSError as exc:  # writing the staged copy: a full disk, say
+            raise BackupError(f"could not unpack {archive}: {exc}") from exc
     if body is None:
         raise BackupError(f"{archive} has no {MANIFEST}: not a fleetdeck backup, or cut short")
     try:
@@ -413,13 +419,17 @@ def restore(
                 f"{data_dir}/replaced-…/ and restores the backup in its place"
             )
         aside = _move_aside(data_dir, present) if present else None
-        _give_to_owner(staging, data_dir)
-        for name in (KEYS_DIR, TLS_DIR, TSDB_WAL_DIR):
-            if (staging / name).is_dir():
-                os.replace(staging / name, data_dir / name)
-        if database is not None:
-            database.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(staging / DATABASE_FILE, database)
+        try:
+            _give_to_owner(staging, data_dir)
+            for name in (KEYS_DIR, TLS_DIR, TSDB_WAL_DIR):
+                if (staging / name).is_dir():
+                    os.replace(staging / name, data_dir / name)
+            if database is not None:
+                database.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(staging / DATABASE_FILE, database)
+        except OSError as exc:
+            kept = f"; what the data dir held is in {aside}" if aside else ""
+            raise BackupError(f"the restore stopped half way: {exc}{kept}") from exc
         return Restored(manifest, database, aside)
 
 

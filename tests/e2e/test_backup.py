@@ -183,6 +183,10 @@ def test_restore_checks_the_whole_archive_before_it_touches_anything(tmp_path: P
         left = sorted(p.name for p in target.iterdir())
         assert left == ["server.lock"], (label, left)  # nothing restored, no staging left
     assert not (tmp_path / "escaped").exists()
+    truncated = tmp_path / "truncated.tar"  # a copy cut short, as a full disk leaves one
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    cut = fleetdeck("backup", "verify", str(truncated))
+    assert cut.returncode == 1 and "damaged or incomplete" in cut.stderr, cut.stderr
     assert fleetdeck("backup", "verify", str(tmp_path / "nothing.tar")).returncode == 1
 
 
