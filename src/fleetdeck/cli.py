@@ -576,6 +576,8 @@ def backup_create(
     holds the keys that sign the audit log and seal secrets: it is written mode 0600; keep it
     as safe as the server. On PostgreSQL, dump the database with pg_dump right after.
     """
+    from rich import filesize
+
     from fleetdeck import backup
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
@@ -591,7 +593,7 @@ def backup_create(
     _audit_quietly(settings, "backup.create", str(target.resolve()), manifest)
     files = manifest["files"]
     typer.echo(
-        f"wrote {target} ({_size(target.stat().st_size)}): {len(files)} files, database "
+        f"wrote {target} ({filesize.decimal(target.stat().st_size)}): {len(files)} files, database "
         f"{manifest['database']} at schema {manifest['schema_revision'] or '-'}"
     )
     if manifest["database"] == "postgresql":
@@ -669,14 +671,6 @@ def backup_restore(
             "[yellow]the database is PostgreSQL: restore its dump (pg_restore) before starting "
             "the server.[/yellow]"
         )
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
 
 
 @contextlib.contextmanager
