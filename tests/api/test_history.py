@@ -201,3 +201,34 @@ def test_the_local_host_is_recorded_and_kept_across_restarts(settings: Settings)
         ).json()
     assert len(body["data"]) >= 2 and "memory" in body["data"][0]
     assert not list((settings.data_dir / "tsdb-wal").glob("*.wal"))[1:]
+
+
+def test_running_containers_have_cpu_and_memory_history(api: Api) -> None:
+    """Each running container's CPU and memory (MiB) is a series of its host, as Beszel keeps;
+    a stopped container's series pause instead of dropping to zero."""
+    from fleetdeck.fleet.hub import effective_config
+
+    hub = api.app_state.hub
+    containers = [
+        {"id": "a1", "name": "web", "image": "nginx", "status": "running", "cpu": 150.5,
+         "memory": 64 * 1024 * 1024},
+        {"id": "b2", "name": "old", "image": "redis", "status": "exited", "cpu": 0.0,
+         "memory": 0},
+    ]  # fmt: skip
+    snapshot = {
+        "timestamp": iso(now_ms()),
+        "cpu": {"totalUsage": 5.0},
+        "docker": {"available": True, "containers": containers},
+    }
+
+    async def report() -> None:
+        hub.approved("box-1", effective_config({"interval": 5}))
+        assert await hub.report("box-1", now_ms() - 1000, snapshot)
+
+    api.client.portal.call(report)
+    metrics = "cpu,container.cpu,container.memory"
+    body = get(api, f"/api/v1/history?agent_id=box-1&range=5m&resolution=raw&metrics={metrics}")
+    assert body["metrics"] == ["cpu", "container.cpu[web]", "container.memory[web]"]
+    (point,) = body["data"]  # type: ignore[misc]
+    assert point["container.cpu[web]"]["avg"] == 150.5
+    assert point["container.memory[web]"]["avg"] == 64.0

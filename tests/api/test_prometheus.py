@@ -18,6 +18,10 @@ AGENT_SNAPSHOT = {
     "memory": {"total": 1000, "used": 250, "swapTotal": 0, "swapUsed": 0},
     "disk": {"mounts": [{"mountpoint": "/srv/data", "used": 30, "total": 120}]},
     "network": {"interfaces": [{"name": "eth0", "rxRate": 1500.0, "txRate": 10.0}]},
+    "docker": {
+        "available": True,
+        "containers": [{"name": "db", "status": "running", "cpu": 3.5, "memory": 64 * 1024 * 1024}],
+    },
 }
 
 
@@ -67,6 +71,9 @@ def test_a_scrape_holds_every_host_s_latest_values_and_the_server_s_own(api: Api
     assert got[("fleetdeck_filesystem_usage_percent", disk)] == 25.0
     rx = (("host", "web-1"), ("interface", "eth0"))
     assert got[("fleetdeck_network_receive_bytes_per_second", rx)] == 1500.0
+    db = (("container", "db"), ("host", "web-1"))
+    assert got[("fleetdeck_container_memory_bytes", db)] == 64 * 1024 * 1024  # stored in MiB
+    assert got[("fleetdeck_container_cpu_usage_percent", db)] == 3.5
     stamp = got[("fleetdeck_host_last_report_timestamp_seconds", web)]
     assert stamp == 1796126400.0  # 2026-12-01T12:00:00Z
     assert got[("fleetdeck_host_up", web)] == 1.0

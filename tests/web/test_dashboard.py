@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from fleetdeck.tsdb import series
 from tests.agents import Agent, enrol
 from tests.e2e.test_server_process import ServerProcess
 
@@ -95,6 +96,10 @@ def stored_points(server: ServerProcess, at_least: int) -> None:
         time.sleep(0.5)
 
 
+# The families the host page charts one line per series of (host.js: FAMILY_CHARTS).
+FAMILY_PANELS = {"disk", "temp", "gpu.util", "gpu.memory", "container.cpu", "container.memory"}
+
+
 def test_login_then_the_overview_updates_live(page: Page, server: ServerProcess) -> None:
     log_in(page, server, "admin", "wrong-password")
     expect(page.locator("#login-error")).to_contain_text("invalid username, password")
@@ -161,6 +166,20 @@ def test_host_page_switches_to_history_and_signals_a_process(
         assert columns["fam"] == [{}]
         point = '{"timestamp": "2026-12-01T00:00:00Z", "disk[/x]": {"avg": 5}, "cpu": {"avg": 1}}'
         assert page.evaluate(f"historyColumns({{data: [{point}]}}).fam") == [{"disk[/x]": 5}]
+        # The live charts key a snapshot's families as the store does (tsdb/series.py).
+        snapshot = {
+            "disk": {"mounts": [{"mountpoint": "/srv", "used": 1, "total": 3}]},
+            "temperature": {"sensors": [{"name": "cpu0", "value": 51.0}, {"name": "x"}]},
+            "gpu": {"gpus": [{"index": 0, "utilization": 7.0, "memoryUsed": 1, "memoryTotal": 8}]},
+            "docker": {"containers": [
+                {"name": "web", "status": "running", "cpu": 150.5, "memory": 70_000_000},
+                {"name": "old", "status": "exited", "cpu": 0.0, "memory": 0},
+            ]},
+        }  # fmt: skip
+        stored = {
+            k: v for k, v in series.from_snapshot(snapshot) if series.family(k) in FAMILY_PANELS
+        }
+        assert page.evaluate("(m) => familyValues(m)", snapshot) == stored
         with page.expect_download() as download:
             page.click("#export-csv")
         exported = Path(download.value.path()).read_text().splitlines()

@@ -51,7 +51,10 @@ NAMES: dict[str, tuple[str, str | None]] = {
     "temp": ("fleetdeck_temperature_celsius", "sensor"),
     "gpu.util": ("fleetdeck_gpu_utilization_percent", "gpu"),
     "gpu.memory": ("fleetdeck_gpu_memory_usage_percent", "gpu"),
+    "container.cpu": ("fleetdeck_container_cpu_usage_percent", "container"),
+    "container.memory": ("fleetdeck_container_memory_bytes", "container"),
 }
+SCALE = {"container.memory": float(series.MIB)}  # stored in MiB; Prometheus wants bytes
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -88,11 +91,12 @@ class _Fleet:
                 if family is None:
                     metric = series.METRICS[name]
                     unit = f", in {metric.unit}" if metric.unit else ""
+                    unit = ", in bytes" if name in SCALE else unit
                     help_text = metric.description + unit
                     labels = ["host"] if label is None else ["host", label]
                     family = families[name] = GaugeMetricFamily(prom, help_text, labels=labels)
                 labels_of = [host] if label is None else [host, key[len(name) + 1 : -1]]
-                family.add_metric(labels_of, value)
+                family.add_metric(labels_of, value * SCALE.get(name, 1.0))
         yield up
         yield seen
         yield from families.values()

@@ -38,8 +38,13 @@ METRICS: dict[str, Metric] = {
         Metric("temp", "°C", "Temperature", "sensor"),
         Metric("gpu.util", "%", "GPU utilisation", "GPU index"),
         Metric("gpu.memory", "%", "GPU memory in use", "GPU index"),
+        Metric("container.cpu", "%", "Container CPU usage (100 = one core)", "container name"),
+        Metric("container.memory", "MiB", "Container memory in use", "container name"),
     )
 }
+
+
+MIB = 1024 * 1024
 
 
 def key(name: str, label: str | None = None) -> str:
@@ -86,3 +91,10 @@ def from_snapshot(snap: dict[str, Any]) -> Iterator[tuple[str, float]]:
     for gpu in (snap.get("gpu") or {}).get("gpus") or ():
         yield key("gpu.util", str(gpu["index"])), float(gpu["utilization"])
         yield key("gpu.memory", str(gpu["index"])), _pct(gpu["memoryUsed"], gpu["memoryTotal"])
+    for container in (snap.get("docker") or {}).get("containers") or ():
+        if container.get("status") != "running":  # a stopped one's series pause, not drop to 0
+            continue
+        if container.get("cpu") is not None:
+            yield key("container.cpu", container["name"]), float(container["cpu"])
+        if container.get("memory") is not None:
+            yield key("container.memory", container["name"]), round(container["memory"] / MIB, 2)

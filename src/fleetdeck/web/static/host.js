@@ -11,6 +11,8 @@ const FAMILY_CHARTS = {
   usage: { families: ["disk"], unit: "%" },
   temp: { families: ["temp"], unit: "°C" },
   gpu: { families: ["gpu.util", "gpu.memory"], unit: "%" },
+  ccpu: { families: ["container.cpu"], unit: "%", unbounded: true },  // 100 = one core
+  cmem: { families: ["container.memory"], unit: "MiB" },
 };
 const FAMILIES = Object.values(FAMILY_CHARTS).flatMap((c) => c.families);
 const CHART_METRICS = ["cpu,memory,swap,net.rx,net.tx,disk.read,disk.write,load1,load5,load15", ...FAMILIES].join(",");
@@ -293,6 +295,7 @@ function historyColumns(h) {
 }
 
 const family = (key) => key.split("[", 1)[0];
+const MIB = 1024 * 1024;
 const pct = (used, total) => (total ? Math.round(10000 * used / total) / 100 : 0);
 
 // A snapshot's family series, keyed as the history keys them (tsdb/series.py).
@@ -306,16 +309,21 @@ function familyValues(m) {
     out[`gpu.util[${gpu.index}]`] = gpu.utilization;
     out[`gpu.memory[${gpu.index}]`] = pct(gpu.memoryUsed, gpu.memoryTotal);
   }
+  for (const c of (m.docker && m.docker.containers) || []) {
+    if (c.status !== "running") continue;
+    if (c.cpu != null) out[`container.cpu[${c.name}]`] = c.cpu;
+    if (c.memory != null) out[`container.memory[${c.name}]`] = Math.round(100 * c.memory / MIB) / 100;
+  }
   return out;
 }
 
 // `onZoom(from, to)` gets the span (Unix seconds) dragged across the chart.
-function makePlot(el, labels, unit, onZoom) {
+function makePlot(el, labels, unit, onZoom, unbounded = false) {
   const fmt = unit === "B/s" ? (u, v) => fd.rate(v) : unit === "%" ? (u, v) => fd.pct(v) : (u, v) => v == null ? "–" : v.toFixed(unit ? 1 : 2) + (unit ? " " + unit : "");
   const opts = {
     width: Math.max(el.clientWidth, 280), height: 180,
-    scales: { x: { time: true }, y: unit === "%" ? { range: [0, 100] } : {} },
-    axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: unit === "B/s" ? 84 : 70 }],
+    scales: { x: { time: true }, y: unit === "%" && !unbounded ? { range: [0, 100] } : {} },
+    axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: unit === "B/s" || unit === "MiB" ? 84 : 70 }],
     series: [{}, ...labels.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, value: fmt }))],
     cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "host" } },  // one crosshair on all
     hooks: {
@@ -352,7 +360,7 @@ class FamilyChart {
     if (keys.join("\n") !== this.keys.join("\n")) {
       this.plot?.destroy();
       this.keys = keys;
-      this.plot = makePlot(this.el, keys.map((k) => this.label(k)), this.spec.unit, this.onZoom);
+      this.plot = makePlot(this.el, keys.map((k) => this.label(k)), this.spec.unit, this.onZoom, this.spec.unbounded);
     }
     this.plot.setData([x, ...keys.map((k) => points.map((p) => (p && p[k] != null ? p[k] : null)))]);
   }
