@@ -107,7 +107,7 @@ class HostPage {
     if (L.x.length > LIVE_POINTS) for (const k in L) L[k].shift();
     if (this.range === undefined || this.range === "live") this.drawLive();
     this.renderProcesses();
-    this.renderTable("containers", m.docker.containers.map((c) => [c.name, c.image, c.status, c.cpu.toFixed(1)]), m.docker.available, "Docker is not available on this host.");
+    this.renderTable("containers", m.docker.containers.map((c) => [c.name, c.image, c.status, c.cpu.toFixed(1), fd.bytes(c.memory)]), m.docker.available, "Docker is not available on this host.");
     this.renderTable("services", m.systemd.services.map((s) => [s.name, s.state, s.subState]), m.systemd.available, "systemd is not available on this host.");
   }
 
