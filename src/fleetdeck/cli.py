@@ -145,7 +145,6 @@ def user_create(
 ) -> None:
     """Create a user on this server's database (works before the first start too)."""
     from fleetdeck.auth import service
-    from fleetdeck.errors import FleetdeckError
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     if password_stdin:
@@ -153,13 +152,7 @@ def user_create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     roles = tuple(role or ["viewer"])
-    try:
-        asyncio.run(
-            _with_database(settings, lambda db: service.create_user(db, username, password, roles))
-        )
-    except FleetdeckError as exc:
-        err.print(f"[red]fleetdeck: {exc.message}[/red]")
-        raise typer.Exit(1) from exc
+    _on_database(settings, lambda db: service.create_user(db, username, password, roles))
     err.print(f"created user {username} with roles {', '.join(roles)}")
 
 
@@ -180,7 +173,6 @@ def user_reset_password(
     end the user's sessions and clear its lockout."""
     from fleetdeck.auth import accounts
     from fleetdeck.auth.lockout import user_key
-    from fleetdeck.errors import FleetdeckError
     from fleetdeck.store import lockouts, users
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
@@ -200,11 +192,7 @@ def user_reset_password(
             async with db.write() as conn:
                 await lockouts.clear(conn, [user_key(username)])
 
-    try:
-        asyncio.run(_with_database(settings, work))
-    except FleetdeckError as exc:
-        err.print(f"[red]fleetdeck: {exc.message}[/red]")
-        raise typer.Exit(1) from exc
+    _on_database(settings, work)
     err.print(f"password of {username} reset; it must be changed at next login")
 
 
@@ -433,7 +421,6 @@ def token_create(
     from fleetdeck.auth import api_token_admin
     from fleetdeck.clock import rfc3339, utcnow
     from fleetdeck.config import parse_duration
-    from fleetdeck.errors import FleetdeckError
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     expires_at = None
@@ -455,11 +442,7 @@ def token_create(
             )
         )
 
-    try:
-        asyncio.run(_with_database(settings, work))
-    except FleetdeckError as exc:
-        err.print(f"[red]fleetdeck: {exc.message}[/red]")
-        raise typer.Exit(1) from exc
+    _on_database(settings, work)
     new = made[0]
     until = rfc3339(new.row.expires_at) or "no expiry"
     err.print(
@@ -518,7 +501,6 @@ def token_revoke(
 ) -> None:
     """Revoke an API token: it is refused from the next request on."""
     from fleetdeck.auth import api_token_admin
-    from fleetdeck.errors import FleetdeckError
     from fleetdeck.store import api_tokens
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
@@ -532,11 +514,7 @@ def token_revoke(
         owner = await _cli_principal(db, row.username, enabled=False)
         await api_token_admin.revoke(db, owner, token_id, ip=None)
 
-    try:
-        asyncio.run(_with_database(settings, work))
-    except FleetdeckError as exc:
-        err.print(f"[red]fleetdeck: {exc.message}[/red]")
-        raise typer.Exit(1) from exc
+    _on_database(settings, work)
     err.print(f"revoked token {token_id}")
 
 
@@ -722,6 +700,18 @@ def _audit_quietly(settings: Settings, action: str, archive: str, manifest: dict
         asyncio.run(_with_database(settings, work))
     except Exception as exc:  # reported: the archive or the restore is done either way
         err.print(f"[yellow]could not record {action} in the audit log: {exc}[/yellow]")
+
+
+def _on_database(settings: Settings, work: Callable[[Database], Awaitable[object]]) -> None:
+    """Run `work` on the configured database; a refusal (bad input, a conflict) is one red
+    line and exit status 1."""
+    from fleetdeck.errors import FleetdeckError
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except FleetdeckError as exc:
+        err.print(f"[red]fleetdeck: {exc.message}[/red]")
+        raise typer.Exit(1) from exc
 
 
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[object]]) -> None:

@@ -118,17 +118,10 @@ def test_a_backup_of_a_running_server_restores_history_users_and_the_audit_chain
     assert chain.returncode == 0, chain.stdout + chain.stderr
 
 
-def _state(data: Path) -> None:
+def _state(data: Path, user: str = "dora") -> None:
     """A data dir as a server leaves it, made without one: a database, keys, a user."""
-    done = fleetdeck(
-        "user",
-        "create",
-        "dora",
-        "--password-stdin",
-        "--data-dir",
-        str(data),
-        stdin="pw-dora-1234\n",
-    )
+    args = ("user", "create", user, "--password-stdin", "--data-dir", str(data))
+    done = fleetdeck(*args, stdin=f"pw-{user}-1234\n")
     assert done.returncode == 0, done.stderr
 
 
@@ -197,16 +190,7 @@ def test_restore_over_a_server_s_state_needs_force_and_keeps_what_it_replaces(
     _state(data)
     archive = tmp_path / "b.tar.gz"
     assert fleetdeck("backup", "create", str(archive), "--data-dir", str(data)).returncode == 0
-    done = fleetdeck(
-        "user",
-        "create",
-        "erin",
-        "--password-stdin",
-        "--data-dir",
-        str(other),
-        stdin="pw-erin-1234\n",
-    )
-    assert done.returncode == 0, done.stderr
+    _state(other, "erin")
     original_key = (other / "keys" / "audit.key").read_bytes()
 
     refused = fleetdeck("backup", "restore", str(archive), "--data-dir", str(other))
