@@ -29,6 +29,7 @@ from fleetdeck.auth.ratelimit import SlidingWindow
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import rfc3339, utcnow
 from fleetdeck.collect.host import SECTIONS
+from fleetdeck.datadir import TLS_DIR
 from fleetdeck.errors import Conflict, Invalid, NotFound, TooManyRequests
 from fleetdeck.fleet import enrolment
 from fleetdeck.fleet.groups import GroupIndex
@@ -208,7 +209,7 @@ async def create_token(
         from fleetdeck import tls  # with cryptography: only servers with --tls auto need it
 
         pin = " --ca-fingerprint " + tls.fingerprint(
-            (settings.data_dir / "tls" / "ca.pem").read_bytes()
+            (settings.data_dir / TLS_DIR / "ca.pem").read_bytes()
         )
     fetch = "curl -fsSL" + (" -k" if pin else "")
     command = f"{fetch} {server}/install.sh | sh -s -- --token {created.token}{pin}"

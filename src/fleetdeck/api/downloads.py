@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from fleetdeck.api.deps import SettingsDep
+from fleetdeck.datadir import TLS_DIR
 from fleetdeck.errors import NotFound
 from fleetdeck.fleet import distribution
 
@@ -42,7 +43,7 @@ async def agent_wheel(settings: SettingsDep) -> FileResponse:
 @router.get("/ca.pem", response_class=Response)
 async def ca_certificate(settings: SettingsDep) -> Response:
     """The private CA of `--tls auto`, for agents to pin by fingerprint."""
-    ca = settings.data_dir / "tls" / "ca.pem"
+    ca = settings.data_dir / TLS_DIR / "ca.pem"
     if settings.tls != "auto" or not ca.exists():
         raise NotFound("this server does not run with --tls auto", code="NO_PRIVATE_CA")
     return Response(ca.read_bytes(), media_type="application/x-pem-file")

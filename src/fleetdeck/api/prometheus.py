@@ -157,8 +157,10 @@ class _Server:
 def _hosts(
     principal: Principal, monitor: Any, hub: Hub, index: Any
 ) -> list[tuple[str, bool, dict[str, Any] | None]]:
+    everywhere = principal.can("metrics:read")
+
     def allowed(host: str) -> bool:
-        return principal.can("metrics:read") or principal.can_on("metrics:read", index.of(host))
+        return everywhere or principal.can_on("metrics:read", index.of(host))
 
     hosts: list[tuple[str, bool, dict[str, Any] | None]] = []
     if allowed(LOCAL_AGENT_ID):
