@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -44,6 +44,7 @@ app.add_typer(backup_app, name="backup")
 bench_app = typer.Typer(help="Load tests and demos.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
+T = TypeVar("T")
 err = Console(stderr=True, soft_wrap=True)  # messages whole, on one line each, for logs and grep
 
 ConfigOpt = Annotated[
@@ -560,14 +561,11 @@ def backup_create(
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     target = path or backup.default_name()
-    try:
-        with _progress_bar() as progress:
-            manifest = backup.create(
-                settings.data_dir, settings.effective_database_url, target, progress
-            )
-    except backup.BackupError as exc:
-        err.print(f"[red]fleetdeck backup: {exc}[/red]")
-        raise typer.Exit(1) from exc
+    manifest = _backup_step(
+        lambda progress: backup.create(
+            settings.data_dir, settings.effective_database_url, target, progress
+        )
+    )
     _audit_quietly(settings, "backup.create", str(target.resolve()), manifest)
     files = manifest["files"]
     typer.echo(
@@ -590,12 +588,7 @@ def backup_verify(
     database's integrity and schema) without restoring it. Exits 1 when it fails."""
     from fleetdeck import backup
 
-    try:
-        with _progress_bar() as progress:
-            manifest = backup.verify(path, progress)
-    except backup.BackupError as exc:
-        err.print(f"[red]fleetdeck backup: {exc}[/red]")
-        raise typer.Exit(1) from exc
+    manifest = _backup_step(lambda progress: backup.verify(path, progress))
     typer.echo(
         f"{path} ok: made {manifest['created']} by fleetdeck {manifest['fleetdeck']}, "
         f"{len(manifest['files'])} files, database {manifest['database']} at schema "
@@ -623,18 +616,11 @@ def backup_restore(
     from fleetdeck import backup
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
-    try:
-        with _progress_bar() as progress:
-            restored = backup.restore(
-                path,
-                settings.data_dir,
-                settings.effective_database_url,
-                force=force,
-                progress=progress,
-            )
-    except backup.BackupError as exc:
-        err.print(f"[red]fleetdeck backup: {exc}[/red]")
-        raise typer.Exit(1) from exc
+    restored = _backup_step(
+        lambda progress: backup.restore(
+            path, settings.data_dir, settings.effective_database_url, force=force, progress=progress
+        )
+    )
     manifest = restored.manifest
     if restored.database is not None:
         _audit_quietly(settings, "backup.restore", str(path.resolve()), manifest)
@@ -649,6 +635,18 @@ def backup_restore(
             "[yellow]the database is PostgreSQL: restore its dump (pg_restore) before starting "
             "the server.[/yellow]"
         )
+
+
+def _backup_step(work: Callable[[Callable[[str, int, int], None]], T]) -> T:
+    """A backup command's work with a progress bar; a refusal is one red line, exit 1."""
+    from fleetdeck.backup import BackupError
+
+    try:
+        with _progress_bar() as progress:
+            return work(progress)
+    except BackupError as exc:
+        err.print(f"[red]fleetdeck backup: {exc}[/red]")
+        raise typer.Exit(1) from exc
 
 
 @contextlib.contextmanager
