@@ -184,6 +184,10 @@ def create_app(config: Settings) -> FastAPI:
             asyncio.create_task(deliverer.run()),
             asyncio.create_task(_alert_upkeep(evaluator)),
         ]
+        if config.backup_dir is not None:  # imported only then: tarfile, gzip, hashlib
+            from fleetdeck import backup_schedule
+
+            tasks.append(asyncio.create_task(backup_schedule.run(config, db)))
         tune_garbage_collector()
         try:
             yield

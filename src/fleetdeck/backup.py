@@ -83,9 +83,12 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(url.database)
 
 
+NAME_PREFIX = "fleetdeck-backup-"
+
+
 def default_name(now: datetime | None = None) -> Path:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    return Path(f"fleetdeck-backup-{stamp}.tar.gz")
+    return Path(f"{NAME_PREFIX}{stamp}.tar.gz")
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:

@@ -207,6 +207,19 @@ class Settings(BaseSettings):
         le=3600,
         description="How often new samples are compressed into the database (`5m`).",
     )
+    backup_dir: Path | None = Field(
+        None,
+        description=(
+            "Where the server writes a backup archive every `backup_interval` "
+            "(`fleetdeck backup restore` reads them). Unset: no scheduled backups."
+        ),
+    )
+    backup_interval: Duration = Field(
+        86400, ge=1, description="Time between scheduled backups (`1d`, `12h`)."
+    )
+    backup_keep: int = Field(
+        7, ge=1, le=1000, description="Scheduled backups kept; older ones are deleted."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Server log verbosity."
     )
