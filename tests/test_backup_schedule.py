@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 from fleetdeck import backup
 from fleetdeck.app import create_app
 from fleetdeck.backup_schedule import archives, seconds_until_due
-from tests.conftest import make_settings
+from tests.conftest import ADMIN_PASSWORD, make_settings
 
 
 def test_the_server_backs_itself_up_and_keeps_the_newest(tmp_path: Path) -> None:
@@ -24,11 +25,53 @@ def test_the_server_backs_itself_up_and_keeps_the_newest(tmp_path: Path) -> None
         kept = archives(shelf)
         assert len(kept) == 2, [p.name for p in kept]  # the first one was pruned
         assert _created(client) >= 3
+        admin = _admin(client)
+        listed = client.get("/api/v1/settings/backups", headers=admin).json()
+        assert listed["directory"] == str(shelf) and listed["keep"] == 2
+        names = [b["name"] for b in listed["backups"]]
+        assert names[:2] == sorted(names[:2], reverse=True) and listed["error"] is None
+        page = client.get("/settings").text
+        assert names[0] in page and "Every 2s" in page
+        scrape = client.get("/metrics", headers=admin).text
+        stamp = re.search(r"^fleetdeck_backup_last_timestamp_seconds (\S+)$", scrape, re.M)
+        assert stamp and abs(float(stamp.group(1)) - time.time()) < 60, scrape[-600:]
     for path in kept:
         manifest = backup.verify(path)
         assert manifest["database"] == "sqlite" and "keys/audit.key" in manifest["files"]
         assert path.stat().st_mode & 0o777 == 0o600
     assert not list(shelf.glob(".fleetdeck-backup-*"))  # no staging left behind
+
+
+def _admin(client: TestClient) -> dict[str, str]:
+    login = {"username": "admin", "password": ADMIN_PASSWORD}
+    reply = client.post("/api/v1/auth/login", json=login)
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+def test_a_failing_schedule_is_said_on_the_page_and_the_api(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings = make_settings(tmp_path, backup_dir=blocker / "backups", backup_interval=3600)
+    with TestClient(create_app(settings)) as client:
+        admin = _admin(client)
+        deadline = time.monotonic() + 20
+        listed: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            listed = client.get("/api/v1/settings/backups", headers=admin).json()
+            if listed["error"]:
+                break
+            time.sleep(0.2)
+        assert listed["error"] and listed["failed_at"] and listed["backups"] == []
+        assert "The last attempt failed" in client.get("/settings").text
+
+
+def test_without_backup_dir_the_page_says_how_to_back_up(tmp_path: Path) -> None:
+    with TestClient(create_app(make_settings(tmp_path))) as client:
+        admin = _admin(client)
+        listed = client.get("/api/v1/settings/backups", headers=admin).json()
+        assert listed["directory"] is None and listed["backups"] == []
+        assert "fleetdeck backup create" in client.get("/settings").text
+        assert "fleetdeck_backup_last" not in client.get("/metrics", headers=admin).text
 
 
 def _created(client: TestClient) -> int:

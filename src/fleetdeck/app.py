@@ -187,7 +187,10 @@ def create_app(config: Settings) -> FastAPI:
         if config.backup_dir is not None:  # imported only then: tarfile, gzip, hashlib
             from fleetdeck import backup_schedule
 
-            tasks.append(asyncio.create_task(backup_schedule.run(config, db)))
+            app.state.backup_status = backup_schedule.Status()
+            tasks.append(
+                asyncio.create_task(backup_schedule.run(config, db, app.state.backup_status))
+            )
         tune_garbage_collector()
         try:
             yield

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from fleetdeck import backup
@@ -20,6 +21,14 @@ from fleetdeck.store import audit
 from fleetdeck.store.engine import Database
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Status:
+    """The last failure, for the settings page and the API (a success shows as an archive)."""
+
+    failed_at: float | None = None  # Unix seconds
+    error: str | None = None
 
 
 def archives(directory: Path) -> list[Path]:
@@ -43,11 +52,10 @@ def seconds_until_due(directory: Path, interval: float, now: float | None = None
     return max(0.0, newest + interval - (time.time() if now is None else now))
 
 
-async def run(config: Settings, db: Database) -> None:
+async def run(config: Settings, db: Database, status: Status) -> None:
     """Until cancelled: back up when due, then prune."""
     assert config.backup_dir is not None
     directory = config.backup_dir
-    directory.mkdir(parents=True, exist_ok=True)
     if backup.sqlite_path(config.effective_database_url) is None:
         log.warning(
             "scheduled backups hold the data dir's keys, CA and metric WAL; the database is "
@@ -57,13 +65,16 @@ async def run(config: Settings, db: Database) -> None:
         await asyncio.sleep(seconds_until_due(directory, config.backup_interval))
         target = directory / backup.default_name()
         try:
+            directory.mkdir(parents=True, exist_ok=True)
             manifest = await asyncio.to_thread(
                 backup.create, config.data_dir, config.effective_database_url, target
             )
-        except Exception:
+        except Exception as exc:
             log.exception("scheduled backup to %s failed; trying again later", target)
+            status.failed_at, status.error = time.time(), str(exc)
             await asyncio.sleep(config.backup_interval / 10)
             continue
+        status.failed_at = status.error = None
         removed = prune(directory, config.backup_keep)
         log.info("backup written to %s; %d older ones deleted", target, len(removed))
         try:

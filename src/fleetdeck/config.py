@@ -272,7 +272,7 @@ def _is_duration(name: str) -> bool:
     )
 
 
-def _duration_text(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
     """3600 -> `1h`, 90 -> `90s`: the largest unit that divides it."""
     unit = next(u for u in "dhms" if seconds % _UNITS[u] == 0)
     return f"{seconds // _UNITS[unit]}{unit}"
@@ -294,9 +294,9 @@ def describe_invalid(exc: Exception) -> str:
             message = "no such setting (docs/configuration.md lists them)"
         elif limit is not None and _is_duration(name):
             bound = "at least" if error["type"] == "greater_than_equal" else "at most"
-            message = f"must be {bound} {_duration_text(int(limit))}"
+            message = f"must be {bound} {duration_text(int(limit))}"
             if isinstance(given, int) and given > 0:
-                given = _duration_text(given)
+                given = duration_text(given)
         where = f"FLEETDECK_{name.upper()} or `{name}` in the config file"
         lines.append(f"\n  {name} ({where}): {message}, got {given!r}")
     return "".join(lines)

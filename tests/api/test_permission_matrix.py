@@ -132,6 +132,7 @@ REQUIRED: dict[str, str] = {
     "GET /api/v1/processes/{pid}": "processes:read",
     "POST /api/v1/processes/{pid}/signal": "processes:signal",
     "GET /api/v1/settings/refresh": "settings:read",
+    "GET /api/v1/settings/backups": "settings:read",
     "POST /api/v1/settings/refresh": "settings:write",
 }
 

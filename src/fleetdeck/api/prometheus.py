@@ -17,9 +17,10 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from fleetdeck import __version__
 from fleetdeck.api.deps import GroupsDep, HubDep, MonitorDep, require_any_host
@@ -121,12 +122,19 @@ class _Server:
     offline: int
     samples_ingested: int
     series: int
+    last_backup: float | None  # the newest scheduled archive's time; None when not scheduled
 
     @classmethod
-    def of(cls, hub: Hub, tsdb: TimeSeriesStore | None) -> _Server:
+    def of(cls, hub: Hub, tsdb: TimeSeriesStore | None, backup_dir: Path | None) -> _Server:
         online = sum(1 for a in hub.states if hub.status(a) == "online")
         ingested, known = (tsdb.samples_ingested, tsdb.series_count) if tsdb else (0, 0)
-        return cls(online, len(hub.states) - online, ingested, known)
+        last_backup = None
+        if backup_dir is not None:
+            from fleetdeck.backup_schedule import archives
+
+            found = archives(backup_dir)
+            last_backup = found[-1].stat().st_mtime if found else 0.0
+        return cls(online, len(hub.states) - online, ingested, known, last_backup)
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import (
@@ -152,6 +160,12 @@ class _Server:
         yield GaugeMetricFamily(
             "fleetdeck_series", "Series the time-series store knows", value=self.series
         )
+        if self.last_backup is not None:
+            yield GaugeMetricFamily(
+                "fleetdeck_backup_last_timestamp_seconds",
+                "When the newest scheduled backup was written (0: none yet)",
+                value=self.last_backup,
+            )
 
 
 def _hosts(
@@ -177,6 +191,7 @@ def _hosts(
     responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
 )
 async def metrics(
+    request: Request,
     monitor: MonitorDep,
     hub: HubDep,
     index: GroupsDep,
@@ -190,7 +205,8 @@ async def metrics(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Fleet(_hosts(principal, monitor, hub, index)))
     if principal.can("metrics:read"):
-        registry.register(_Server.of(hub, monitor.tsdb))
+        backup_dir = request.app.state.settings.backup_dir
+        registry.register(_Server.of(hub, monitor.tsdb, backup_dir))
         ProcessCollector(namespace="fleetdeck", registry=registry)
     # Off the event loop: a thousand hosts take a third of a second to write out, which would
     # hold up every agent's report and live stream meanwhile.

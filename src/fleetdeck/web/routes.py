@@ -17,11 +17,13 @@ from fastapi.templating import Jinja2Templates
 
 from fleetdeck import __version__
 from fleetdeck.api.deps import SESSION_COOKIE, known_agent
+from fleetdeck.api.settings import backups_of
 from fleetdeck.auth.permissions import PERMISSIONS
 from fleetdeck.auth.redirect import is_local_path
 from fleetdeck.auth.service import Principal, authenticate
 from fleetdeck.clock import rfc3339
 from fleetdeck.collect.host import SECTIONS
+from fleetdeck.config import duration_text
 from fleetdeck.errors import NotFound
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
 from fleetdeck.notify.templates import TEMPLATES
@@ -31,6 +33,7 @@ from fleetdeck.store.engine import Database
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["duration_text"] = duration_text  # 86400 -> 1d, as settings are written
 router = APIRouter(include_in_schema=False)
 
 RANGES = ("5m", "15m", "30m", "1h", "4h", "12h", "24h", "7d")
@@ -224,7 +227,8 @@ async def settings_page(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     interval = request.app.state.monitor.interval
-    return _page(request, "settings.html", principal, interval=interval)
+    backups = backups_of(request.app)
+    return _page(request, "settings.html", principal, interval=interval, backups=backups)
 
 
 @router.get("/profile", response_class=HTMLResponse)
