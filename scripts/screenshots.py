@@ -55,7 +55,8 @@ def main() -> None:
         server = subprocess.Popen(
             [sys.executable, "-m", "fleetdeck", "server", "--port", str(port),
              "--data-dir", data, "--refresh-interval", "1"],
-            env={**os.environ, "FLEETDECK_ADMIN_PASSWORD": PASSWORD},
+            env={**os.environ, "FLEETDECK_ADMIN_PASSWORD": PASSWORD,
+                 "FLEETDECK_BACKUP_DIR": str(Path(data) / "backups")},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
