@@ -131,7 +131,8 @@ def create_app(config: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         url = config.effective_database_url
-        await asyncio.to_thread(migrate.ensure_current, url)
+        if not getattr(app.state, "database_current", False):  # `fleetdeck server` checked it
+            await asyncio.to_thread(migrate.ensure_current, url)
         db = open_database(config)
         async with db.write() as conn:
             signed = await audit.sign_unsigned(conn)

@@ -56,8 +56,10 @@ def run(settings: Settings) -> None:
             "HTTPS with the private CA %s; agents pin it with --ca-fingerprint %s",
             made.ca, made.fingerprint,
         )  # fmt: skip
+    app = create_app(settings)
+    app.state.database_current = True  # migrated above, with its one-line refusal
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
