@@ -566,7 +566,7 @@ def backup_create(
             settings.data_dir, settings.effective_database_url, target, progress
         )
     )
-    _audit_quietly(settings, "backup.create", str(target.resolve()), manifest)
+    _audit_quietly(settings, "backup.create", str(target.resolve()), manifest, restored=False)
     files = manifest["files"]
     typer.echo(
         f"wrote {target} ({filesize.decimal(target.stat().st_size)}): {len(files)} files, database "
@@ -623,7 +623,7 @@ def backup_restore(
     )
     manifest = restored.manifest
     if restored.database is not None:
-        _audit_quietly(settings, "backup.restore", str(path.resolve()), manifest)
+        _audit_quietly(settings, "backup.restore", str(path.resolve()), manifest, restored=True)
     typer.echo(
         f"restored the backup made {manifest['created']} by fleetdeck {manifest['fleetdeck']} "
         f"into {settings.data_dir}"
@@ -677,10 +677,20 @@ def _progress_bar() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
-def _audit_quietly(settings: Settings, action: str, archive: str, manifest: dict[str, Any]) -> None:
+def _audit_quietly(
+    settings: Settings, action: str, archive: str, manifest: dict[str, Any], *, restored: bool
+) -> None:
     """Record a backup or restore in the audit log; a failure is said, not fatal (the archive
-    or the restore is there either way)."""
-    from fleetdeck.store import audit
+    or the restore is there either way). A backup runs beside a server, perhaps of another
+    release, whose database it must not migrate: it records only into one at this release's
+    schema. A restored database is nobody's yet and is migrated as the server would."""
+    from fleetdeck.store import audit, migrate
+
+    revision = migrate.current_revision(settings.effective_database_url)
+    if not restored and revision != migrate.HEAD:
+        err.print(f"[yellow]{action} not recorded in the audit log: its schema is {revision}, "
+                  f"this fleetdeck's {migrate.HEAD}[/yellow]")  # fmt: skip
+        return
 
     details = {
         "archive": archive,

@@ -289,3 +289,20 @@ def test_a_restore_as_root_leaves_the_files_to_the_data_dir_s_owner(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     restored = [target / "fleetdeck.db", target / "keys", *(target / "keys").iterdir()]
     assert {(p.stat().st_uid, p.stat().st_gid) for p in restored} == {(65534, 65534)}
+
+
+def test_a_backup_never_migrates_the_database_it_copies(tmp_path: Path) -> None:
+    """A newer fleetdeck's `backup create` beside an older server (an upgrade's first step)
+    leaves the server's database at its schema; the archive says which."""
+    data = tmp_path / "data"
+    data.mkdir()
+    url = f"sqlite+aiosqlite:///{data / 'fleetdeck.db'}"
+    migrate.upgrade(url, "0007")
+    archive = tmp_path / "b.tar"
+    done = fleetdeck("backup", "create", str(archive), "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "not recorded in the audit log" in done.stderr
+    assert migrate.current_revision(url) == "0007"
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert manifest["schema_revision"] == "0007"
