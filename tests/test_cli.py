@@ -193,3 +193,21 @@ def test_token_create_list_and_revoke_from_the_server_host(tmp_path: Path) -> No
         assert revoked.returncode == 0, revoked.stderr
         assert client.get("/api/v1/history?range=5m", headers=headers).status_code == 401
     assert run("token", "revoke", token_id, *where).returncode == 1
+
+
+def test_commands_do_not_migrate_the_database_under_a_running_server(tmp_path: Path) -> None:
+    """After `pip install` of a new release, a command run before the server's restart must
+    not change the schema under the old server; once it is stopped, the command migrates."""
+    from fleetdeck.datadir import DataDirLock
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fleetdeck.db'}"
+    migrate.upgrade(url, "0007")
+    with DataDirLock(tmp_path, "fleetdeck server"):
+        for args in (("user", "unlock", "someone"), ("db", "upgrade")):
+            done = run(*args, "--data-dir", str(tmp_path))
+            assert done.returncode == 1, done.stderr
+            assert "restart that server with this release" in done.stderr, done.stderr
+        assert migrate.current_revision(url) == "0007"
+    done = run("user", "unlock", "someone", "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert migrate.current_revision(url) == migrate.head_revision()

@@ -125,10 +125,32 @@ def db_upgrade(
     from fleetdeck.store import migrate
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.effective_database_url)
+    _migrate(settings)
     revision = migrate.current_revision(settings.effective_database_url)
     err.print(f"database at revision {revision}")
+
+
+def _migrate(settings: Settings) -> None:
+    """Bring the database to this release's schema, unless a server runs on the data dir: its
+    release may not know the new schema (it migrates at its own start with this release)."""
+    from fleetdeck.datadir import DataDirBusy, DataDirLock
+    from fleetdeck.store import migrate
+
+    url = settings.effective_database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = migrate.current_revision(url)
+    if revision == migrate.HEAD:
+        return
+    try:
+        with DataDirLock(settings.data_dir, "fleetdeck (migrating the database)"):
+            migrate.upgrade(url)
+    except DataDirBusy as exc:
+        err.print(
+            f"[red]fleetdeck: the database is at schema {revision}, this release's is "
+            f"{migrate.HEAD}, and {exc}: restart that server with this release (it migrates "
+            f"at start), then run this again[/red]"
+        )
+        raise typer.Exit(1) from exc
 
 
 @user_app.command("create")
@@ -725,10 +747,8 @@ def _on_database(settings: Settings, work: Callable[[Database], Awaitable[object
 async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[object]]) -> None:
     from fleetdeck.app import open_database
     from fleetdeck.auth import service
-    from fleetdeck.store import migrate
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(migrate.upgrade, settings.effective_database_url)
+    await asyncio.to_thread(_migrate, settings)
     db = open_database(settings)
     try:
         await service.ensure_system_roles(db)
