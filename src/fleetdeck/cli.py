@@ -562,8 +562,8 @@ def backup_create(
     path: Annotated[
         Path | None,
         typer.Argument(
-            help="The archive to write (default: fleetdeck-backup-STAMP.tar.gz here; a name "
-            "ending in .tar is not compressed).",
+            help="The archive to write, or a directory to write it in (default: "
+            "fleetdeck-backup-STAMP.tar.gz here; a name ending in .tar is not compressed).",
             show_default=False,
         ),
     ] = None,
@@ -583,6 +583,8 @@ def backup_create(
 
     settings = _settings(config, data_dir=data_dir, database_url=database_url)
     target = path or backup.default_name()
+    if target.is_dir():  # `fleetdeck backup create /backups/`: a new archive in it
+        target = target / backup.default_name()
     manifest = _backup_step(
         lambda progress: backup.create(
             settings.data_dir, settings.effective_database_url, target, progress

@@ -155,6 +155,11 @@ def test_restore_checks_the_whole_archive_before_it_touches_anything(tmp_path: P
     assert done.returncode == 0, done.stderr
     again = fleetdeck("backup", "create", str(archive), "--data-dir", str(data))
     assert again.returncode == 1 and "exists already" in again.stderr
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    into = fleetdeck("backup", "create", str(shelf), "--data-dir", str(data))
+    assert into.returncode == 0, into.stderr
+    assert [p.name.startswith("fleetdeck-backup-") for p in shelf.iterdir()] == [True]
     with tarfile.open(archive) as tar:
         database = tar.extractfile("fleetdeck.db").read()  # type: ignore[union-attr]
 
