@@ -44,12 +44,17 @@ def prune(directory: Path, keep: int) -> list[Path]:
     return old
 
 
-def seconds_until_due(directory: Path, interval: float, now: float | None = None) -> float:
+def newest(directory: Path) -> float | None:
+    """When the newest scheduled archive was written (Unix seconds); None when there is none."""
     found = archives(directory)
-    if not found:
+    return found[-1].stat().st_mtime if found else None
+
+
+def seconds_until_due(directory: Path, interval: float, now: float | None = None) -> float:
+    last = newest(directory)
+    if last is None:
         return 0.0
-    newest = found[-1].stat().st_mtime
-    return max(0.0, newest + interval - (time.time() if now is None else now))
+    return max(0.0, last + interval - (time.time() if now is None else now))
 
 
 async def run(config: Settings, db: Database, status: Status) -> None:

@@ -710,7 +710,7 @@ def _audit_quietly(
     schema. A restored database is nobody's yet and is migrated as the server would."""
     from fleetdeck.store import audit, migrate
 
-    revision = migrate.current_revision(settings.effective_database_url)
+    revision = None if restored else migrate.current_revision(settings.effective_database_url)
     if not restored and revision != migrate.HEAD:
         err.print(f"[yellow]{action} not recorded in the audit log: its schema is {revision}, "
                   f"this fleetdeck's {migrate.HEAD}[/yellow]")  # fmt: skip

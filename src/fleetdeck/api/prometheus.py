@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,6 +24,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fleetdeck import __version__
 from fleetdeck.api.deps import GroupsDep, HubDep, MonitorDep, require_any_host
 from fleetdeck.auth.service import Principal
+from fleetdeck.clock import parse_time
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
 from fleetdeck.tsdb import series
 
@@ -109,7 +109,7 @@ def _seconds(stamp: object) -> float | None:
     if not isinstance(stamp, str):
         return None
     try:
-        return datetime.fromisoformat(stamp).timestamp()
+        return parse_time(stamp).timestamp()
     except ValueError:
         return None
 
@@ -130,10 +130,9 @@ class _Server:
         ingested, known = (tsdb.samples_ingested, tsdb.series_count) if tsdb else (0, 0)
         last_backup = None
         if backup_dir is not None:
-            from fleetdeck.backup_schedule import archives
+            from fleetdeck.backup_schedule import newest
 
-            found = archives(backup_dir)
-            last_backup = found[-1].stat().st_mtime if found else 0.0
+            last_backup = newest(backup_dir) or 0.0
         return cls(online, len(hub.states) - online, ingested, known, last_backup)
 
     def collect(self) -> Iterator[Metric]:
