@@ -1,5 +1,6 @@
 """A real HTTP receiver for webhook tests: records every request on a loopback port, and can be
-told to fail (answer 500) or be stopped and started again on the same port."""
+told to fail (answer 500), to hold requests unanswered, or be stopped and started again on the
+same port."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     failing: bool = False
     fail_status: int = 500
+    holding: bool = False  # requests are read, kept in `held` and never answered
+    held: list[Received] = field(default_factory=list)
+    _release: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -40,6 +44,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.holding:
+                    receiver.held.append(Received(self.path, dict(self.headers), body))
+                    receiver._release.wait(30)
+                    self.close_connection = True
+                    return
                 if receiver.failing:
                     self.send_response(receiver.fail_status)
                     self.end_headers()
@@ -57,6 +66,7 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        self._release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -208,6 +208,33 @@ def test_failed_deliveries_retry_then_dead_letter_then_deliver_once(
     assert direct.json() == {"delivered": True, "status": 204, "error": None}
 
 
+def test_a_send_cut_short_by_a_restart_goes_out_at_the_next_start(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """The server stops while a receiver holds the request: the next start sends the message
+    at once, instead of after the minute's lease that a dead worker's claims wait out."""
+    settings = make_settings(tmp_path, notify_allow_private=True)
+    receiver.holding = True
+    with TestClient(create_app(settings)) as c:
+        token = c.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["token"]
+        c.cookies.clear()
+        headers = {"Authorization": f"Bearer {token}"}
+        c.post(
+            "/api/v1/notifications/webhooks",
+            json={"name": "slow", "url": receiver.url, "secret": SECRET},
+            headers=headers,
+        )
+        assert c.post("/api/v1/notifications/test", headers=headers).json() == {"queued": 1}
+        wait_for(lambda: receiver.held, "the send to reach the receiver")
+    receiver.holding = False
+    with TestClient(create_app(settings)):
+        got = wait_for(lambda: receiver.received, "the message after the restart", timeout=15)
+    assert [r.json()["event"] for r in got] == ["test"]
+    assert verify(SECRET, got[0].body, got[0].headers[SIGNATURE_HEADER])
+
+
 def test_templates_shape_the_body_for_chat_services(
     client: tuple[TestClient, dict[str, str]], receiver: Receiver
 ) -> None:

@@ -199,6 +199,19 @@ class Deliverer:
             batch = [m for m in batch if await notifications.claim(conn, m.id, LEASE)]
         if not batch:
             return
+        try:
+            await self._send(client, batch, channel)
+        except asyncio.CancelledError:
+            # The server is stopping mid-send. Without this the messages would wait out their
+            # lease after the next start; the receiver may have them already, as after a crash
+            # (delivery is at least once).
+            async with self.db.write() as conn:
+                await notifications.release(conn, [m.id for m in batch])
+            raise
+
+    async def _send(
+        self, client: httpx2.AsyncClient, batch: list[Message], channel: ChannelRow | None
+    ) -> None:
         payload = batch[0].payload if len(batch) == 1 else grouped([m.payload for m in batch])
         try:
             if channel is None:

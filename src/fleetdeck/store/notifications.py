@@ -155,6 +155,17 @@ async def claim(conn: AsyncConnection, message_id: int, lease: timedelta) -> boo
     return taken.rowcount == 1
 
 
+async def release(conn: AsyncConnection, message_ids: list[int]) -> None:
+    """Give claimed messages back before their lease runs out: their send was cut short by
+    the server stopping, and the next start should send them at once, not a lease later."""
+    c = notification_outbox.c
+    await conn.execute(
+        notification_outbox.update()
+        .where(c.id.in_(message_ids), c.status == "pending")
+        .values(next_attempt_at=utcnow())
+    )
+
+
 async def mark_sent(conn: AsyncConnection, message_id: int, status: int | None) -> None:
     c = notification_outbox.c
     await conn.execute(
