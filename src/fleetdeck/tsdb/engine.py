@@ -687,7 +687,11 @@ class TimeSeriesStore:
         async with self.db.read() as conn:
             counts = await repo.counts(conn)
             size = await repo.database_size(conn)
-        counts["head_samples"] = self._head.samples + sum(h.samples for h in self._unsaved)
+        heads = [self._head, *self._unsaved]
+        counts["head_samples"] = sum(h.samples for h in heads)
+        # Samples not compacted yet are raw samples too, and a new store holds only those.
+        held = [t for t in (counts["raw_oldest"], *(h.oldest() for h in heads)) if t is not None]
+        counts["raw_oldest"] = min(held, default=None)
         counts["wal_bytes"] = sum(p.stat().st_size for p in self.directory.glob("*.wal"))
         counts["database_bytes"] = size
         return counts

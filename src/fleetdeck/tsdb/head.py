@@ -42,6 +42,15 @@ class Head:
         buffer.add(ts, values)
         self.samples += len(values)
 
+    def oldest(self) -> int | None:
+        """The earliest timestamp held, or None when empty."""
+        firsts = [
+            (b.timestamps[0] if b.ordered else min(b.timestamps))
+            for b in self.buffers.values()
+            if b.timestamps
+        ]
+        return min(firsts, default=None)
+
     def for_host(self, host: str) -> Iterator[tuple[int, Buffer]]:
         for schema_id, buffer in self.buffers.items():
             if buffer.host == host and buffer.timestamps:
