@@ -145,7 +145,7 @@ def create_app(config: Settings) -> FastAPI:
         tsdb = TimeSeriesStore(
             db,
             config.data_dir / datadir.TSDB_WAL_DIR,
-            config.retention_ms,
+            settings.effective_retention_ms(config, await settings.stored_retention(db)),
             flush_interval=config.tsdb_flush_interval,
             compaction_interval=config.tsdb_compaction_interval,
         )

@@ -133,6 +133,9 @@ REQUIRED: dict[str, str] = {
     "POST /api/v1/processes/{pid}/signal": "processes:signal",
     "GET /api/v1/settings/refresh": "settings:read",
     "GET /api/v1/settings/backups": "settings:read",
+    "GET /api/v1/settings/retention": "settings:read",
+    "PUT /api/v1/settings/retention": "settings:write",
+    "DELETE /api/v1/settings/retention": "settings:write",
     "POST /api/v1/settings/refresh": "settings:write",
 }
 

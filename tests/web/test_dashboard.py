@@ -299,6 +299,30 @@ def test_admin_pages_create_a_user_and_a_role_and_change_the_interval(
     )
 
 
+def test_settings_page_changes_how_long_history_is_kept(page: Page, server: ServerProcess) -> None:
+    log_in(page, server, "admin", ADMIN_PASSWORD)
+    expect(page).to_have_url(server.url + "/")
+    page.goto(server.url + "/settings")
+    raw = page.locator("#retention tr[data-tier=raw]")
+    expect(raw.locator("[data-stored]")).to_contain_text("samples")
+    expect(raw.locator("input")).to_have_value("1d")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    raw.locator("input").fill("12h")
+    page.click("#retention-form button[type=submit]")
+    expect(page.locator("#retention-result")).to_have_text("Saved: raw.")
+    assert dialogs == ["Keep raw from 1d to 12h? Older samples are deleted at once."]
+    reply = httpx2.get(server.url + "/api/v1/settings/retention", headers=api_token(server))
+    assert reply.json()["retention_seconds"]["raw"] == 43200
+    page.reload()
+    expect(raw.locator("input")).to_have_value("12h")
+    page.click("#retention-reset")
+    expect(page.locator("#retention-result")).to_have_text("Back to the configured retention.")
+    expect(raw.locator("input")).to_have_value("1d")
+    reply = httpx2.get(server.url + "/api/v1/settings/retention", headers=api_token(server))
+    assert reply.json()["overridden"] == []
+
+
 def test_two_factor_setup_in_the_browser(page: Page, server: ServerProcess) -> None:
     import pyotp
 

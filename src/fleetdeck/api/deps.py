@@ -18,6 +18,7 @@ from fleetdeck.fleet.hub import Hub
 from fleetdeck.fleet.local import LOCAL_AGENT_ID, LocalMonitor
 from fleetdeck.store import audit
 from fleetdeck.store.engine import Database
+from fleetdeck.tsdb.engine import TimeSeriesStore
 
 
 def get_db(request: Request) -> Database:
@@ -40,9 +41,15 @@ def get_monitor(request: Request) -> LocalMonitor:
     return monitor
 
 
+def get_tsdb(request: Request) -> TimeSeriesStore:
+    tsdb: TimeSeriesStore = request.app.state.tsdb
+    return tsdb
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MonitorDep = Annotated[LocalMonitor, Depends(get_monitor)]
+TsdbDep = Annotated[TimeSeriesStore, Depends(get_tsdb)]
 AuthConfigDep = Annotated[AuthConfig, Depends(get_auth_config)]
 
 SESSION_COOKIE = "fleetdeck_session"

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from fleetdeck.api.deps import HubDep, MonitorDep, SettingsDep, known_agent, require_on_host
+from fleetdeck.api.deps import HubDep, MonitorDep, TsdbDep, known_agent, require_on_host
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import parse_time, rfc3339_from_epoch, rfc3339_ms, rfc3339_ms_all, to_ms
 from fleetdeck.errors import Invalid, NotFound
@@ -32,14 +32,6 @@ Reader = Annotated[Principal, Depends(require_on_host("metrics:read"))]
 ResolutionQuery = Annotated[Literal["raw", "1m", "5m", "1h"] | None, Query()]
 RangeQuery = Annotated[Literal["5m", "15m", "30m", "1h", "4h", "12h", "24h", "7d"] | None, Query()]
 TimeQuery = Annotated[str | None, Query(max_length=64)]
-
-
-def get_tsdb(request: Request) -> TimeSeriesStore:
-    tsdb: TimeSeriesStore = request.app.state.tsdb
-    return tsdb
-
-
-TsdbDep = Annotated[TimeSeriesStore, Depends(get_tsdb)]
 
 
 @dataclass
@@ -261,7 +253,7 @@ def _age(seconds: float | None) -> str | None:
 
 
 @router.get("/metrics-store/stats")
-async def metrics_store_stats(_: Reader, tsdb: TsdbDep, settings: SettingsDep) -> dict[str, Any]:
+async def metrics_store_stats(_: Reader, tsdb: TsdbDep) -> dict[str, Any]:
     """Series, samples and bytes per resolution, oldest samples, sizes, last jobs, retention."""
     counts = await tsdb.stats()
     rollups = counts["rollups"]
@@ -286,6 +278,6 @@ async def metrics_store_stats(_: Reader, tsdb: TsdbDep, settings: SettingsDep) -
         "last_rollup": _age(tsdb.last_compaction),
         "rolled_up_until": rfc3339_ms(tsdb.rolled_until),  # 5m and 1h hold the hours before
         "last_retention_run": _age(tsdb.last_retention),
-        "retention_seconds": {k: v // 1000 for k, v in settings.retention_ms.items()},
+        "retention_seconds": {k: v // 1000 for k, v in tsdb.retention_ms.items()},
         "resolutions": list(ALL_RESOLUTIONS),
     }

@@ -1,21 +1,29 @@
-"""Runtime settings (Tyto `POST /api/v1/settings/refresh`)."""
+"""Runtime settings (Tyto `POST /api/v1/settings/refresh`), metric history retention and the
+scheduled backups."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, BeforeValidator, Field
 
-from fleetdeck.api.deps import DatabaseDep, MonitorDep, client_ip, require
+from fleetdeck.api.deps import DatabaseDep, MonitorDep, SettingsDep, TsdbDep, client_ip, require
 from fleetdeck.auth.service import Principal
 from fleetdeck.clock import rfc3339_from_epoch
+from fleetdeck.config import Settings, parse_duration
+from fleetdeck.errors import Invalid
 from fleetdeck.store import audit, settings_kv
+from fleetdeck.store.engine import Database
+from fleetdeck.tsdb.engine import TimeSeriesStore
 
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 REFRESH_KEY = "refresh_interval"
+RETENTION_KEY = "retention"  # seconds per resolution, for those changed through the API
+Reader = Annotated[Principal, Depends(require("settings:read"))]
+Writer = Annotated[Principal, Depends(require("settings:write"))]
 
 
 class RefreshInterval(BaseModel):
@@ -23,9 +31,7 @@ class RefreshInterval(BaseModel):
 
 
 @router.get("/refresh", response_model=RefreshInterval)
-async def get_refresh(
-    monitor: MonitorDep, _: Annotated[Principal, Depends(require("settings:read"))]
-) -> RefreshInterval:
+async def get_refresh(monitor: MonitorDep, _: Reader) -> RefreshInterval:
     return RefreshInterval(interval=monitor.interval)
 
 
@@ -35,7 +41,7 @@ async def set_refresh(
     request: Request,
     db: DatabaseDep,
     monitor: MonitorDep,
-    principal: Annotated[Principal, Depends(require("settings:write"))],
+    principal: Writer,
 ) -> RefreshInterval:
     """Change the interval live; it is kept across restarts."""
     previous = monitor.interval
@@ -54,6 +60,103 @@ async def set_refresh(
     return RefreshInterval(interval=body.interval)
 
 
+Tier = Literal["raw", "1m", "5m", "1h"]
+# As in the configuration file: seconds, or a number with s, m, h or d; an hour at least (the
+# hourly roll-up reads the hour of 1m data before it), a century at most.
+Kept = Annotated[int, BeforeValidator(parse_duration), Field(ge=3600, le=100 * 365 * 86400)]
+
+
+class Retention(BaseModel):
+    retention_seconds: dict[str, int] = Field(
+        description="What the store keeps now, per resolution."
+    )
+    configured_seconds: dict[str, int] = Field(
+        description="What the configuration file and environment say (`retention_*`)."
+    )
+    overridden: list[str] = Field(description="Resolutions whose retention was set here instead.")
+
+
+async def stored_retention(db: Database) -> dict[str, int]:
+    async with db.read() as conn:
+        stored = await settings_kv.get(conn, RETENTION_KEY)
+    return dict(stored) if isinstance(stored, dict) else {}
+
+
+def effective_retention_ms(config: Settings, overrides: dict[str, int]) -> dict[str, int]:
+    return {
+        tier: overrides.get(tier, ms // 1000) * 1000 for tier, ms in config.retention_ms.items()
+    }
+
+
+async def _retention(tsdb: TimeSeriesStore, config: Settings, db: Database) -> Retention:
+    overrides = await stored_retention(db)
+    return Retention(
+        retention_seconds={k: v // 1000 for k, v in tsdb.retention_ms.items()},
+        configured_seconds={k: v // 1000 for k, v in config.retention_ms.items()},
+        overridden=[tier for tier in config.retention_ms if tier in overrides],
+    )
+
+
+@router.get("/retention", response_model=Retention)
+async def get_retention(
+    _: Reader, tsdb: TsdbDep, config: SettingsDep, db: DatabaseDep
+) -> Retention:
+    """How long each resolution of the metric history is kept."""
+    return await _retention(tsdb, config, db)
+
+
+@router.put("/retention", response_model=Retention)
+async def set_retention(
+    changes: Annotated[dict[Tier, Kept], Body()],
+    request: Request,
+    principal: Writer,
+    tsdb: TsdbDep,
+    config: SettingsDep,
+    db: DatabaseDep,
+) -> Retention:
+    """Change how long some resolutions are kept (`{"raw": "48h"}`), live and across
+    restarts; the others stay as they were. A shorter retention deletes what falls out of it
+    within a second."""
+    if not changes:
+        raise Invalid("give the retention of at least one of raw, 1m, 5m, 1h (seconds or 48h)")
+    before = {k: v // 1000 for k, v in tsdb.retention_ms.items()}
+    async with db.write() as conn:
+        stored = await settings_kv.get(conn, RETENTION_KEY)
+        overrides = {**(stored if isinstance(stored, dict) else {}), **changes}
+        await settings_kv.put(conn, RETENTION_KEY, overrides)
+        await audit.record(
+            conn,
+            action="settings.retention",
+            success=True,
+            actor=principal.user.username,
+            ip=client_ip(request),
+            resource="settings:retention",
+            details={"from": {k: before[k] for k in changes}, "to": dict(changes)},
+        )
+    tsdb.set_retention(effective_retention_ms(config, overrides))
+    return await _retention(tsdb, config, db)
+
+
+@router.delete("/retention", response_model=Retention)
+async def reset_retention(
+    request: Request, principal: Writer, tsdb: TsdbDep, config: SettingsDep, db: DatabaseDep
+) -> Retention:
+    """Go back to the configured retention for every resolution."""
+    async with db.write() as conn:
+        await settings_kv.delete(conn, RETENTION_KEY)
+        await audit.record(
+            conn,
+            action="settings.retention",
+            success=True,
+            actor=principal.user.username,
+            ip=client_ip(request),
+            resource="settings:retention",
+            details={"to": "configured"},
+        )
+    tsdb.set_retention(config.retention_ms)
+    return await _retention(tsdb, config, db)
+
+
 class Archive(BaseModel):
     name: str
     size: int = Field(description="Bytes.")
@@ -70,9 +173,7 @@ class Backups(BaseModel):
 
 
 @router.get("/backups", response_model=Backups)
-async def scheduled_backups(
-    request: Request, _: Annotated[Principal, Depends(require("settings:read"))]
-) -> Backups:
+async def scheduled_backups(request: Request, _: Reader) -> Backups:
     """The server's scheduled backups (`backup_dir`): what is there, and whether the last
     attempt failed. Backups made with `fleetdeck backup create` elsewhere are not listed."""
     return Backups(**backups_of(request.app))

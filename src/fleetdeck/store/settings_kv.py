@@ -25,3 +25,7 @@ async def put(conn: AsyncConnection, key: str, value: Any) -> None:
     )
     if updated.rowcount == 0:
         await conn.execute(settings_kv.insert().values(key=key, value=value, updated_at=utcnow()))
+
+
+async def delete(conn: AsyncConnection, key: str) -> None:
+    await conn.execute(settings_kv.delete().where(settings_kv.c.key == key))

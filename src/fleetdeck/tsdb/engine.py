@@ -207,6 +207,7 @@ class TimeSeriesStore:
         self.rolled_until = 0
         self.last_compaction: float | None = None
         self.last_retention: float | None = None
+        self._retention_changed = False
         self.samples_ingested = 0
 
     # --- start and stop -------------------------------------------------------------------
@@ -264,7 +265,12 @@ class TimeSeriesStore:
                     await self.compact()
                     await self.seal()
                     last_compaction = now
-                if last_retention is None or now - last_retention >= 3600:
+                if (
+                    self._retention_changed
+                    or last_retention is None
+                    or now - last_retention >= 3600
+                ):
+                    self._retention_changed = False
                     await self.enforce_retention()
                     last_retention = now
             except Exception:
@@ -513,6 +519,12 @@ class TimeSeriesStore:
             self.rolled_until = until
             self._generation += 1
         return written + len(rows)
+
+    def set_retention(self, retention_ms: dict[str, int]) -> None:
+        """New retention per resolution, for queries at once and for stored data within a
+        flush interval (the background loop runs the retention job then, not an hour later)."""
+        self.retention_ms = dict(retention_ms)
+        self._retention_changed = True
 
     async def enforce_retention(self, now: int | None = None) -> dict[str, int]:
         now = now_ms() if now is None else now

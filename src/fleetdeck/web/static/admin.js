@@ -60,6 +60,20 @@ document.addEventListener("DOMContentLoaded", () => {
     } catch (error) { out.textContent = error.message; }
   });
 
+  const retention = document.getElementById("retention-form");
+  if (retention) {
+    loadStoreFigures(retention);
+    retention.addEventListener("submit", (event) => {
+      event.preventDefault();
+      saveRetention(retention);
+    });
+    on("retention-reset", "click", async () => {
+      if (!confirm("Go back to the configured retention? Any resolution it keeps shorter loses its older samples at once.")) return;
+      const out = document.getElementById("retention-result");
+      try { showRetention(retention, await fd.api("DELETE", "/api/v1/settings/retention")); out.textContent = "Back to the configured retention."; } catch (error) { out.textContent = error.message; }
+    });
+  }
+
   const security = document.getElementById("security");
   if (security) loadSecurity(security);
 
@@ -127,4 +141,57 @@ async function loadSecurity(section) {
     }
     return cells;
   }) : [["nobody is locked out"]]);
+}
+
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 };
+
+function seconds(text) {
+  const match = /^\s*(\d+)\s*([smhd]?)\s*$/.exec(text);
+  return match ? Number(match[1]) * UNIT_SECONDS[match[2] || "s"] : NaN;
+}
+
+// 86400 -> "1d", as the configuration file writes durations.
+function durationText(n) {
+  const unit = ["d", "h", "m", "s"].find((u) => n % UNIT_SECONDS[u] === 0);
+  return `${n / UNIT_SECONDS[unit]}${unit}`;
+}
+
+function showRetention(form, reply) {
+  for (const [tier, kept] of Object.entries(reply.retention_seconds)) {
+    const input = form.elements[tier];
+    input.value = durationText(kept);
+    input.dataset.seconds = kept;
+  }
+  loadStoreFigures(form);
+  setTimeout(() => loadStoreFigures(form), 2000);  // the retention job runs within a second
+}
+
+async function saveRetention(form) {
+  const out = document.getElementById("retention-result");
+  const changes = {}, shorter = [];
+  for (const input of form.querySelectorAll("input[name]")) {
+    const wanted = seconds(input.value), kept = Number(input.dataset.seconds);
+    if (wanted === kept) continue;
+    changes[input.name] = input.value.trim();
+    if (wanted < kept) shorter.push(`${input.name} from ${durationText(kept)} to ${input.value.trim()}`);
+  }
+  if (!Object.keys(changes).length) { out.textContent = "Nothing changed."; return; }
+  if (shorter.length && !confirm(`Keep ${shorter.join(", ")}? Older samples are deleted at once.`)) return;
+  try {
+    showRetention(form, await fd.api("PUT", "/api/v1/settings/retention", changes));
+    out.textContent = `Saved: ${Object.keys(changes).join(", ")}.`;
+  } catch (error) { out.textContent = error.message; }
+}
+
+// What each resolution holds now (needs metrics:read; the columns stay "–" without it).
+async function loadStoreFigures(form) {
+  let stats;
+  try { stats = await fd.api("GET", "/api/v1/metrics-store/stats"); } catch (error) { return; }
+  for (const row of form.querySelectorAll("tr[data-tier]")) {
+    const tier = row.dataset.tier;
+    let stored = `${stats.samples[tier].toLocaleString()} samples, ${fd.bytes(stats.stored_bytes[tier])}`;
+    if (tier === "raw" && stats.uncompacted_samples) stored += ` (${stats.uncompacted_samples.toLocaleString()} not compacted yet)`;
+    row.querySelector("[data-stored]").textContent = stored;
+    row.querySelector("[data-oldest]").textContent = stats.oldest_sample[tier] ?? "–";
+  }
 }
