@@ -27,8 +27,12 @@ def test_login_settings_and_restart_on_postgresql(tmp_path: Path, pg: PostgresSe
             == 200
         )
         assert client.get("/api/v1/auth/me", headers=headers).json()["username"] == "admin"
+        kept = client.put("/api/v1/settings/retention", json={"raw": "2d"}, headers=headers)
+        assert kept.status_code == 200, kept.text
     with TestClient(create_app(settings)) as client:
         assert client.get("/api/v1/settings/refresh", headers=headers).json() == {"interval": 9}
+        kept = client.get("/api/v1/settings/retention", headers=headers).json()
+        assert kept["retention_seconds"]["raw"] == 172800 and kept["overridden"] == ["raw"]
     assert not (tmp_path / "data" / "fleetdeck.db").exists()
 
 
