@@ -251,3 +251,44 @@ async def test_ingest_hands_back_what_it_took_with_one_key_tuple_per_layout(
     await store.compact()
     rows = (await store.query("web-1", t0, t0 + 5000, "raw", ["cpu"])).rows
     assert [p[0][0] for _, p in rows] == [1.0, 3.0, 5.0]
+
+
+async def test_layouts_and_series_no_host_reports_any_more_are_forgotten(
+    db: Database, tmp_path: Path
+) -> None:
+    """A container that ran for a minute: its layout goes once raw retention has passed, its
+    series once every resolution's has; the rest is untouched, and the same name later is a
+    new series. (`then` is 405 days ago, so the second half happens at the real clock.)"""
+    store = await open_store(db, tmp_path)
+    then = now_ms() - 405 * DAY
+    start = then - 2 * DAY
+    job = "container.cpu[job-1]"
+    for i in range(60):
+        await store.ingest("web-1", start + i * 1000, [("cpu", 1.0), (job, 50.0)])
+    for i in range(10):
+        await store.ingest("web-1", then - 10_000 + i * 1000, [("cpu", 2.0)])
+    await store.compact()
+    deleted = await store.enforce_retention(now=then)
+    assert (deleted["raw"], deleted["schemas"], deleted["series"]) == (1, 1, 0)
+    assert store.keys("web-1") == ["container.cpu[job-1]", "cpu"]  # its rollups are kept
+    assert (await store.stats())["rollups"]["1m"]["rows"] == 2
+    await store.close()
+
+    store = await open_store(db, tmp_path)  # what was forgotten stays forgotten
+    assert len(store._schemas) == 1 and store.keys("web-1") == ["container.cpu[job-1]", "cpu"]
+    now = now_ms()
+    await store.ingest("web-1", now - 2000, [("cpu", 3.0)])  # in the head, in no chunk yet
+    deleted = await store.enforce_retention()  # beyond the longest retention and a day
+    assert (deleted["schemas"], deleted["series"]) == (0, 1)
+    assert store.keys("web-1") == ["cpu"]
+    await store.ingest("web-1", now - 1000, [("cpu", 4.0), (job, 70.0)])  # the name again
+    raw = await store.query("web-1", now - 2000, now - 1000, "raw", ["cpu", job])
+    assert raw.rows == [
+        (now - 2000, [(3.0, 3.0, 3.0), None]),
+        (now - 1000, [(4.0, 4.0, 4.0), (70.0, 70.0, 70.0)]),
+    ]
+    await store.close()
+    store = await open_store(db, tmp_path)
+    assert store.keys("web-1") == ["container.cpu[job-1]", "cpu"]
+    again = await store.query("web-1", now - 2000, now - 1000, "raw", ["cpu", job])
+    assert again.rows == raw.rows

@@ -139,6 +139,9 @@ ts_series = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("host", sa.String(128), nullable=False),
     sa.Column("key", sa.String(255), nullable=False),
+    # When the series stopped being in any of its host's layouts (ms); forgotten once every
+    # resolution's retention has passed since. Null while it is in one.
+    sa.Column("ended_at", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("host", "key", name="uq_ts_series_host"),
 )
 

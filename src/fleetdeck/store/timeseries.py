@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,9 +29,36 @@ def _hours(column: sa.ColumnElement[int], first: int, last: int) -> sa.ColumnEle
     return column.in_(range(lo, hi + 1))
 
 
-async def all_series(conn: AsyncConnection) -> list[tuple[int, str, str]]:
-    rows = await conn.execute(sa.select(ts_series.c.id, ts_series.c.host, ts_series.c.key))
-    return [(r.id, r.host, r.key) for r in rows]
+async def all_series(conn: AsyncConnection) -> list[tuple[int, str, str, int | None]]:
+    rows = await conn.execute(
+        sa.select(ts_series.c.id, ts_series.c.host, ts_series.c.key, ts_series.c.ended_at)
+    )
+    return [(r.id, r.host, r.key, r.ended_at) for r in rows]
+
+
+def _batches(ids: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+    for i in range(0, len(ids), size):
+        yield list(ids[i : i + size])
+
+
+async def schemas_with_chunks(conn: AsyncConnection) -> set[int]:
+    rows = await conn.execute(sa.select(ts_chunks.c.schema_id).distinct())
+    return {int(r[0]) for r in rows}
+
+
+async def delete_schemas(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    for batch in _batches(ids):
+        await conn.execute(ts_schemas.delete().where(ts_schemas.c.id.in_(batch)))
+
+
+async def set_series_ended(conn: AsyncConnection, ids: Sequence[int], at: int | None) -> None:
+    for batch in _batches(ids):
+        await conn.execute(ts_series.update().where(ts_series.c.id.in_(batch)).values(ended_at=at))
+
+
+async def delete_series(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    for batch in _batches(ids):
+        await conn.execute(ts_series.delete().where(ts_series.c.id.in_(batch)))
 
 
 async def add_new_series(

@@ -195,6 +195,7 @@ class TimeSeriesStore:
         self._schema_ids: dict[tuple[str, tuple[int, ...]], int] = {}
         self._schema_hosts: dict[int, str] = {}
         self._layouts: dict[str, tuple[tuple[str, ...], int]] = {}  # host -> last keys, schema
+        self._ended: dict[int, int] = {}  # series id -> when it left its host's last layout
         self._head = Head()
         self._unsaved: list[Head] = []  # rotated out of the WAL, not yet committed as chunks
         self._unsaved_segment: int | None = None
@@ -216,9 +217,11 @@ class TimeSeriesStore:
         """Load series and schemas, replay the WAL. `now` (ms) stands for the clock on a new
         store's first start, where it sets the roll-up watermark to the current hour."""
         async with self.db.read() as conn:
-            for sid, host, key in await repo.all_series(conn):
+            for sid, host, key, ended_at in await repo.all_series(conn):
                 self._series[(host, key)] = sid
                 self._keys[sid] = key
+                if ended_at is not None:
+                    self._ended[sid] = ended_at
             for schema_id, host, ids in await repo.all_schemas(conn):
                 self._schemas[schema_id] = ids
                 self._schema_ids[(host, tuple(ids))] = schema_id
@@ -534,8 +537,59 @@ class TimeSeriesStore:
             for res in rollup.RESOLUTIONS:
                 cutoff = self.kept_since(res, now)
                 deleted[res] = await repo.delete_rollups_before(conn, res, cutoff)
+        deleted["schemas"], deleted["series"] = await self._forget_unused(now)
         self.last_retention = time.time()
         return deleted
+
+    async def _forget_unused(self, now: int) -> tuple[int, int]:
+        """Forget layouts (schemas) that no chunk, buffer or WAL segment holds any more: their
+        host has not reported them for longer than raw retention. A series then in no layout
+        is marked ended; once every resolution's retention (and a day, the longest a rollup
+        block spans) has passed since, none of its samples is left and it is forgotten too.
+        Without this, hosts whose containers come and go under new names grew the database
+        and the server's memory by a layout per change, for ever. Returns how many of each
+        were forgotten."""
+        # Compaction (`_io`) moves buffers into chunks, registration (`_register`) adds
+        # layouts: neither may run between looking for users of a layout and forgetting it.
+        async with self._register, self._io:
+            async with self.db.read() as conn:
+                in_chunks = await repo.schemas_with_chunks(conn)
+            held = in_chunks.union(*(head.buffers for head in [*self._unsaved, self._head]))
+            unused = [sid for sid in self._schemas if sid not in held]
+            for schema_id in unused:  # no await from here to the last: ingest sees all or none
+                host = self._schema_hosts.pop(schema_id)
+                ids = self._schemas.pop(schema_id)
+                del self._schema_ids[(host, tuple(ids))]
+                if self._layouts.get(host, ((), -1))[1] == schema_id:
+                    del self._layouts[host]
+                if self._wal is not None:
+                    self._wal.levels.pop(schema_id, None)
+            in_use = {sid for ids in self._schemas.values() for sid in ids}
+            ended = [sid for sid in self._keys if sid not in in_use and sid not in self._ended]
+            back = [sid for sid in self._ended if sid in in_use]
+            longest = max(self.retention_ms.values()) + rollup.DAY
+            expired = [sid for sid, at in self._ended.items() if at + longest < now]
+            expired = [sid for sid in expired if sid not in in_use]
+            async with self.db.write() as conn:
+                await repo.delete_schemas(conn, unused)
+                await repo.set_series_ended(conn, ended, now)
+                await repo.set_series_ended(conn, back, None)
+                await repo.delete_series(conn, expired)
+            for sid in ended:
+                self._ended[sid] = now
+            for sid in back:
+                del self._ended[sid]
+            hosts = {sid: host for (host, _), sid in self._series.items()}
+            for sid in expired:
+                del self._ended[sid]
+                del self._series[(hosts[sid], self._keys.pop(sid))]
+            if unused or expired:
+                self._generation += 1
+        if unused or expired:
+            log.info(
+                "forgot %d unused series layouts and %d ended series", len(unused), len(expired)
+            )
+        return len(unused), len(expired)
 
     # --- read path ----------------------------------------------------------------------
 
@@ -631,7 +685,9 @@ class TimeSeriesStore:
             timestamps, columns = buffer.sorted_columns()
             pieces.append((schema_id, timestamps, columns))
         for schema_id, timestamps, columns in pieces:
-            ids = self._schemas[schema_id]
+            ids = self._schemas.get(schema_id)
+            if ids is None:  # its chunks expired and the layout was forgotten since the read
+                continue
             positions = [
                 (wanted[sid], col) for sid, col in zip(ids, columns, strict=True) if sid in wanted
             ]
