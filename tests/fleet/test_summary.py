@@ -20,14 +20,20 @@ def test_the_overview_and_the_history_give_one_memory_figure() -> None:
     assert summary("web-1", snapshot)["memory"] == stored["memory"] == 50.0
 
 
-def test_network_totals_leave_out_the_loopback() -> None:
+def test_network_totals_leave_out_the_loopback_and_containers_links() -> None:
     interfaces = [
         {"name": "lo", "rxRate": 5e6, "txRate": 5e6},
         {"name": "eth0", "rxRate": 1000.0, "txRate": 250.5},
         {"name": "wg0", "rxRate": 10.0, "txRate": 0.0},
+        {"name": "veth3f2a1c9", "rxRate": 250.0, "txRate": 900.0},  # eth0 carries it again
     ]
-    shown = summary("web-1", {"network": {"interfaces": interfaces}})
+    snapshot = {"network": {"interfaces": interfaces}}
+    shown = summary("web-1", snapshot)
     assert (shown["rx"], shown["tx"]) == (1010.0, 250.5)
+    # A container's link gets no series: a new name at each container start.
+    assert [k for k, _ in series.from_snapshot(snapshot)] == [
+        "net.rx[lo]", "net.tx[lo]", "net.rx[eth0]", "net.tx[eth0]", "net.rx[wg0]", "net.tx[wg0]",
+    ]  # fmt: skip
 
 
 def test_simulated_agents_vary_their_memory_with_their_load() -> None:

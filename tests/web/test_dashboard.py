@@ -159,10 +159,11 @@ def test_host_page_switches_to_history_and_signals_a_process(
         assert same == {"x": [7, 7, 7, 9], "cpu": [1, 2, 3, 4]}  # repeated seconds are no hole
         point = (
             '{"timestamp": "2026-12-01T00:00:00Z",'
-            ' "net.rx[lo]": {"avg": 9e6}, "net.rx[eth0]": {"avg": 5}}'
+            ' "net.rx[lo]": {"avg": 9e6}, "net.rx[eth0]": {"avg": 5},'
+            ' "net.rx[veth9a]": {"avg": 7}}'
         )
         columns = page.evaluate(f"historyColumns({{data: [{point}]}})")
-        assert columns["rx"] == [5]  # the loopback stays out of the network totals
+        assert columns["rx"] == [5]  # the loopback and containers' links stay out of the totals
         assert columns["fam"] == [{}]
         point = '{"timestamp": "2026-12-01T00:00:00Z", "disk[/x]": {"avg": 5}, "cpu": {"avg": 1}}'
         assert page.evaluate(f"historyColumns({{data: [{point}]}}).fam") == [{"disk[/x]": 5}]

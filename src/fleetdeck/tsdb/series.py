@@ -45,6 +45,15 @@ METRICS: dict[str, Metric] = {
 
 
 MIB = 1024 * 1024
+# The host's end of a container's virtual Ethernet pair: a new random name at each container
+# start (so a new series each time, for a link that lives as long as the container), carrying
+# traffic the host's own interfaces carry again. No history is kept for these; the live
+# snapshot still lists them.
+CONTAINER_LINK_PREFIX = "veth"
+
+
+def container_link(interface: str) -> bool:
+    return interface.startswith(CONTAINER_LINK_PREFIX)
 
 
 def key(name: str, label: str | None = None) -> str:
@@ -83,6 +92,8 @@ def from_snapshot(snap: dict[str, Any]) -> Iterator[tuple[str, float]]:
         yield key("disk.read", io["device"]), float(io.get("readRate", 0.0))
         yield key("disk.write", io["device"]), float(io.get("writeRate", 0.0))
     for iface in (snap.get("network") or {}).get("interfaces") or ():
+        if container_link(iface["name"]):
+            continue
         yield key("net.rx", iface["name"]), float(iface["rxRate"])
         yield key("net.tx", iface["name"]), float(iface["txRate"])
     for sensor in (snap.get("temperature") or {}).get("sensors") or ():

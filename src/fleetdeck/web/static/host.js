@@ -5,7 +5,10 @@
 const LIVE_POINTS = 300;
 const LIVE_SEED_RANGE = "5m";
 const LIVE_NOTE = "Live: the last 5 minutes stored, then one point per refresh.";
-const LOOPBACK = "lo";  // its traffic never leaves the host: not in the network totals
+// Not in the network totals: the loopback's traffic never leaves the host, and a container's
+// virtual link (veth*, which has no history: tsdb/series.py) carries what the host's own
+// interfaces carry again.
+const counted = (name) => name !== "lo" && !name.startsWith("veth");
 // Charts of one line per mount, sensor or GPU; a panel shows once its host has such series.
 const FAMILY_CHARTS = {
   usage: { families: ["disk"], unit: "%" },
@@ -97,7 +100,7 @@ class HostPage {
     L.cpu.push(m.cpu.totalUsage);
     L.mem.push(100 * m.memory.used / m.memory.total);  // used / total, as the history stores it
     L.swap.push(m.memory.swapTotal ? 100 * m.memory.swapUsed / m.memory.swapTotal : 0);
-    const external = m.network.interfaces.filter((i) => i.name !== LOOPBACK);
+    const external = m.network.interfaces.filter((i) => counted(i.name));
     L.rx.push(external.reduce((s, i) => s + (i.rxRate || 0), 0));
     L.tx.push(external.reduce((s, i) => s + (i.txRate || 0), 0));
     L.rd.push(m.disk.io.reduce((s, d) => s + (d.readRate || 0), 0));
@@ -277,17 +280,17 @@ class HostPage {
 }
 
 // A history reply as the charts' columns (the same as `HostPage.live`): rates summed over
-// interfaces (the loopback left out) and devices, averages at rollup resolutions.
+// interfaces (those `counted`) and devices, averages at rollup resolutions.
 function historyColumns(h) {
-  const sum = (p, family, except) => Object.keys(p)
-    .filter((k) => (k === family || k.startsWith(family + "[")) && k !== `${family}[${except}]`)
+  const sum = (p, family, keep = () => true) => Object.keys(p)
+    .filter((k) => (k === family || k.startsWith(family + "[")) && keep(k.slice(family.length + 1, -1)))
     .reduce((s, k) => s + p[k].avg, 0);
   const avg = (p, key) => (p[key] ? p[key].avg : null);
   const column = (f) => h.data.map(f);
   return {
     x: column((p) => Date.parse(p.timestamp) / 1000),
     cpu: column((p) => avg(p, "cpu")), mem: column((p) => avg(p, "memory")), swap: column((p) => avg(p, "swap")),
-    rx: column((p) => sum(p, "net.rx", LOOPBACK)), tx: column((p) => sum(p, "net.tx", LOOPBACK)),
+    rx: column((p) => sum(p, "net.rx", counted)), tx: column((p) => sum(p, "net.tx", counted)),
     rd: column((p) => sum(p, "disk.read")), wr: column((p) => sum(p, "disk.write")),
     l1: column((p) => avg(p, "load1")), l5: column((p) => avg(p, "load5")), l15: column((p) => avg(p, "load15")),
     fam: column((p) => Object.fromEntries(Object.keys(p).filter((k) => FAMILIES.includes(family(k))).map((k) => [k, p[k].avg]))),
