@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, KeysView, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
 from operator import add, mul, truediv
@@ -190,6 +190,7 @@ class TimeSeriesStore:
         self.compaction_interval = compaction_interval
         self.max_head_samples = max_head_samples
         self._series: dict[tuple[str, str], int] = {}
+        self._by_host: dict[str, dict[str, int]] = {}  # the same, host first: key -> id
         self._keys: dict[int, str] = {}
         self._schemas: dict[int, list[int]] = {}
         self._schema_ids: dict[tuple[str, tuple[int, ...]], int] = {}
@@ -219,6 +220,7 @@ class TimeSeriesStore:
         async with self.db.read() as conn:
             for sid, host, key, ended_at in await repo.all_series(conn):
                 self._series[(host, key)] = sid
+                self._by_host.setdefault(host, {})[key] = sid
                 self._keys[sid] = key
                 if ended_at is not None:
                     self._ended[sid] = ended_at
@@ -310,8 +312,9 @@ class TimeSeriesStore:
                 except BaseException:
                     self._wanted.update(wanted)  # the next caller tries again
                     raise
-                for (_, key), sid in added.items():
+                for (h, key), sid in added.items():
                     self._keys[sid] = key
+                    self._by_host.setdefault(h, {})[key] = sid
                 self._series.update(added)
                 for (h, series_ids), new_id in made:
                     self._schemas[new_id] = list(series_ids)
@@ -579,10 +582,14 @@ class TimeSeriesStore:
                 self._ended[sid] = now
             for sid in back:
                 del self._ended[sid]
-            hosts = {sid: host for (host, _), sid in self._series.items()}
+            hosts = {sid: host for (host, _), sid in self._series.items()} if expired else {}
             for sid in expired:
                 del self._ended[sid]
-                del self._series[(hosts[sid], self._keys.pop(sid))]
+                host, key = hosts[sid], self._keys.pop(sid)
+                del self._series[(host, key)]
+                del self._by_host[host][key]
+                if not self._by_host[host]:
+                    del self._by_host[host]
             if unused or expired:
                 self._generation += 1
         if unused or expired:
@@ -597,11 +604,11 @@ class TimeSeriesStore:
     def series_count(self) -> int:
         return len(self._series)
 
-    def hosts(self) -> set[str]:
-        return {host for host, _ in self._series}
+    def hosts(self) -> KeysView[str]:
+        return self._by_host.keys()
 
     def keys(self, host: str) -> list[str]:
-        return sorted(key for h, key in self._series if h == host)
+        return sorted(self._by_host.get(host, ()))
 
     def _buffers(self, host: str) -> list[tuple[int, Buffer]]:
         found: list[tuple[int, Buffer]] = []
