@@ -271,6 +271,7 @@ async def test_layouts_and_series_no_host_reports_any_more_are_forgotten(
     deleted = await store.enforce_retention(now=then)
     assert (deleted["raw"], deleted["schemas"], deleted["series"]) == (1, 1, 0)
     assert store.keys("web-1") == ["container.cpu[job-1]", "cpu"]  # its rollups are kept
+    assert store.ended_series == 1
     assert (await store.stats())["rollups"]["1m"]["rows"] == 2
     await store.close()
 
@@ -280,7 +281,7 @@ async def test_layouts_and_series_no_host_reports_any_more_are_forgotten(
     await store.ingest("web-1", now - 2000, [("cpu", 3.0)])  # in the head, in no chunk yet
     deleted = await store.enforce_retention()  # beyond the longest retention and a day
     assert (deleted["schemas"], deleted["series"]) == (0, 1)
-    assert store.keys("web-1") == ["cpu"]
+    assert store.keys("web-1") == ["cpu"] and store.ended_series == 0
     await store.ingest("web-1", now - 1000, [("cpu", 4.0), (job, 70.0)])  # the name again
     raw = await store.query("web-1", now - 2000, now - 1000, "raw", ["cpu", job])
     assert raw.rows == [

@@ -263,6 +263,7 @@ async def metrics_store_stats(_: Reader, tsdb: TsdbDep) -> dict[str, Any]:
     }
     return {
         "series": counts["series"],
+        "series_ended": tsdb.ended_series,  # in no layout any more, kept for their history
         "samples": {
             "raw": counts["raw_samples"] + counts["head_samples"],
             **{r: rollups.get(r, {}).get("samples", 0) for r in ("1m", "5m", "1h")},

@@ -604,6 +604,11 @@ class TimeSeriesStore:
     def series_count(self) -> int:
         return len(self._series)
 
+    @property
+    def ended_series(self) -> int:
+        """Series no host reports any more, kept until their samples' retention passes."""
+        return len(self._ended)
+
     def hosts(self) -> KeysView[str]:
         return self._by_host.keys()
 
