@@ -561,8 +561,9 @@ class TimeSeriesStore:
             unused = [sid for sid in self._schemas if sid not in held]
             for schema_id in unused:  # no await from here to the last: ingest sees all or none
                 host = self._schema_hosts.pop(schema_id)
-                ids = self._schemas.pop(schema_id)
-                del self._schema_ids[(host, tuple(ids))]
+                layout = (host, tuple(self._schemas.pop(schema_id)))
+                if self._schema_ids.get(layout) == schema_id:  # not a twin's (two writers)
+                    del self._schema_ids[layout]
                 if self._layouts.get(host, ((), -1))[1] == schema_id:
                     del self._layouts[host]
                 if self._wal is not None:
