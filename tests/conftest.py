@@ -63,6 +63,17 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings.model_validate(values)
 
 
+def admin_headers(client: TestClient) -> dict[str, str]:
+    """Log the admin in on `client`; the bearer header (its cookies are cleared, so calls
+    ride on the header alone)."""
+    reply = client.post(
+        "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+    )
+    assert reply.status_code == 200, reply.text
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
 class Api:
     """A TestClient plus helpers to log personas in."""
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from fleetdeck.app import create_app
 from fleetdeck.notify.webhook import SIGNATURE_HEADER, verify
-from tests.conftest import ADMIN_PASSWORD, Api, make_settings
+from tests.conftest import Api, admin_headers, make_settings
 from tests.receivers import Receiver
 
 SECRET = "a-webhook-secret-of-some-length"
@@ -42,11 +42,7 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
         tmp_path, notify_allow_private=True, notify_retry_base=0.05, notify_max_attempts=3
     )
     with TestClient(create_app(settings)) as c:
-        token = c.post(
-            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        c.cookies.clear()
-        yield c, {"Authorization": f"Bearer {token}"}
+        yield c, admin_headers(c)
 
 
 def test_alerts_answer_the_tyto_shape_and_thresholds_change(api: Api) -> None:
@@ -104,11 +100,7 @@ def test_webhook_targets_pass_the_ssrf_guard(api: Api, tmp_path: Path) -> None:
     private = api.client.post("/api/v1/notifications/webhooks", json=body, headers=admin)
     assert private.status_code == 400 and private.json()["code"] == "TARGET_REFUSED"
     with TestClient(create_app(make_settings(tmp_path / "b", notify_allow_private=True))) as c:
-        token = c.post(
-            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        c.cookies.clear()
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = admin_headers(c)
         assert (
             c.post("/api/v1/notifications/webhooks", json=body, headers=headers).status_code == 201
         )
@@ -216,11 +208,7 @@ def test_a_send_cut_short_by_a_restart_goes_out_at_the_next_start(
     settings = make_settings(tmp_path, notify_allow_private=True)
     receiver.holding = True
     with TestClient(create_app(settings)) as c:
-        token = c.post(
-            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        c.cookies.clear()
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = admin_headers(c)
         c.post(
             "/api/v1/notifications/webhooks",
             json={"name": "slow", "url": receiver.url, "secret": SECRET},

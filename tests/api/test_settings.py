@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from fleetdeck.app import create_app
 from fleetdeck.config import Settings
 from fleetdeck.tsdb.engine import now_ms
-from tests.conftest import ADMIN_PASSWORD, Api, make_settings
+from tests.conftest import Api, admin_headers, make_settings
 
 HOUR = 3_600_000
 DEFAULTS = {"raw": 86400, "1m": 604800, "5m": 2592000, "1h": 34560000}
@@ -45,10 +45,8 @@ def test_operator_cannot_change_settings(api: Api) -> None:
 
 
 def test_refresh_interval_survives_restart(settings: Settings) -> None:
-    login = {"username": "admin", "password": ADMIN_PASSWORD}
     with TestClient(create_app(settings)) as client:
-        token = client.post("/api/v1/auth/login", json=login).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = admin_headers(client)
         client.post("/api/v1/settings/refresh", json={"interval": 42}, headers=headers)
     with TestClient(create_app(settings)) as client:
         assert client.app.state.monitor.interval == 42  # type: ignore[attr-defined]
@@ -92,10 +90,8 @@ def test_retention_survives_a_restart_and_goes_back_to_the_configuration(
 ) -> None:
     settings = make_settings(tmp_path, retention_5m=86400 * 60)
     configured = {**DEFAULTS, "5m": 5184000}
-    login = {"username": "admin", "password": ADMIN_PASSWORD}
     with TestClient(create_app(settings)) as client:
-        token = client.post("/api/v1/auth/login", json=login).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = admin_headers(client)
         client.put("/api/v1/settings/retention", json={"1m": "14d"}, headers=headers)
     with TestClient(create_app(settings)) as client:
         body = client.get("/api/v1/settings/retention", headers=headers).json()
@@ -113,10 +109,7 @@ def test_retention_survives_a_restart_and_goes_back_to_the_configuration(
 def test_a_shorter_retention_deletes_older_samples_at_once(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, retention_raw=3 * 86400)
     with TestClient(create_app(settings)) as client:
-        token = client.post(
-            "/api/v1/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
-        ).json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = admin_headers(client)
         tsdb = client.app.state.tsdb  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10
         while tsdb.last_retention is None and time.monotonic() < deadline:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, BeforeValidator, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fleetdeck.api.deps import DatabaseDep, MonitorDep, SettingsDep, TsdbDep, client_ip, require
 from fleetdeck.auth.service import Principal
@@ -24,6 +25,27 @@ REFRESH_KEY = "refresh_interval"
 RETENTION_KEY = "retention"  # seconds per resolution, for those changed through the API
 Reader = Annotated[Principal, Depends(require("settings:read"))]
 Writer = Annotated[Principal, Depends(require("settings:write"))]
+
+
+async def _audit(
+    conn: AsyncConnection,
+    request: Request,
+    principal: Principal,
+    action: str,
+    setting: str,
+    details: dict[str, Any],
+) -> None:
+    """A change of a setting in the audit log: `action` (`settings.refresh`), `setting` the
+    resource's name (`refresh_interval`)."""
+    await audit.record(
+        conn,
+        action=action,
+        success=True,
+        actor=principal.user.username,
+        ip=client_ip(request),
+        resource=f"settings:{setting}",
+        details=details,
+    )
 
 
 class RefreshInterval(BaseModel):
@@ -47,15 +69,8 @@ async def set_refresh(
     previous = monitor.interval
     async with db.write() as conn:
         await settings_kv.put(conn, REFRESH_KEY, body.interval)
-        await audit.record(
-            conn,
-            action="settings.refresh",
-            success=True,
-            actor=principal.user.username,
-            ip=client_ip(request),
-            resource="settings:refresh_interval",
-            details={"from": previous, "to": body.interval},
-        )
+        changed = {"from": previous, "to": body.interval}
+        await _audit(conn, request, principal, "settings.refresh", "refresh_interval", changed)
     monitor.set_interval(body.interval)
     return RefreshInterval(interval=body.interval)
 
@@ -124,15 +139,8 @@ async def set_retention(
         stored = await settings_kv.get(conn, RETENTION_KEY)
         overrides = {**(stored if isinstance(stored, dict) else {}), **changes}
         await settings_kv.put(conn, RETENTION_KEY, overrides)
-        await audit.record(
-            conn,
-            action="settings.retention",
-            success=True,
-            actor=principal.user.username,
-            ip=client_ip(request),
-            resource="settings:retention",
-            details={"from": {k: before[k] for k in changes}, "to": dict(changes)},
-        )
+        changed = {"from": {k: before[k] for k in changes}, "to": dict(changes)}
+        await _audit(conn, request, principal, "settings.retention", "retention", changed)
     tsdb.set_retention(effective_retention_ms(config, overrides))
     return await _retention(tsdb, config, db)
 
@@ -144,15 +152,8 @@ async def reset_retention(
     """Go back to the configured retention for every resolution."""
     async with db.write() as conn:
         await settings_kv.delete(conn, RETENTION_KEY)
-        await audit.record(
-            conn,
-            action="settings.retention",
-            success=True,
-            actor=principal.user.username,
-            ip=client_ip(request),
-            resource="settings:retention",
-            details={"to": "configured"},
-        )
+        reset = {"to": "configured"}
+        await _audit(conn, request, principal, "settings.retention", "retention", reset)
     tsdb.set_retention(config.retention_ms)
     return await _retention(tsdb, config, db)
 
