@@ -20,12 +20,14 @@ def test_the_overview_and_the_history_give_one_memory_figure() -> None:
     assert summary("web-1", snapshot)["memory"] == stored["memory"] == 50.0
 
 
-def test_network_totals_leave_out_the_loopback_and_containers_links() -> None:
+def test_network_totals_leave_out_the_loopback_and_containers_links_and_bridges() -> None:
     interfaces = [
         {"name": "lo", "rxRate": 5e6, "txRate": 5e6},
         {"name": "eth0", "rxRate": 1000.0, "txRate": 250.5},
         {"name": "wg0", "rxRate": 10.0, "txRate": 0.0},
         {"name": "veth3f2a1c9", "rxRate": 250.0, "txRate": 900.0},  # eth0 carries it again
+        {"name": "docker0", "rxRate": 250.0, "txRate": 900.0},  # and so does it
+        {"name": "br-5c0ffee1d2a3", "rxRate": 30.0, "txRate": 30.0},
     ]
     snapshot = {"network": {"interfaces": interfaces}}
     shown = summary("web-1", snapshot)
@@ -33,6 +35,7 @@ def test_network_totals_leave_out_the_loopback_and_containers_links() -> None:
     # A container's link gets no series: a new name at each container start.
     assert [k for k, _ in series.from_snapshot(snapshot)] == [
         "net.rx[lo]", "net.tx[lo]", "net.rx[eth0]", "net.tx[eth0]", "net.rx[wg0]", "net.tx[wg0]",
+        "net.rx[docker0]", "net.tx[docker0]", "net.rx[br-5c0ffee1d2a3]", "net.tx[br-5c0ffee1d2a3]",
     ]  # fmt: skip
 
 

@@ -164,6 +164,10 @@ def test_host_page_switches_to_history_and_signals_a_process(
         )
         columns = page.evaluate(f"historyColumns({{data: [{point}]}})")
         assert columns["rx"] == [5]  # the loopback and containers' links stay out of the totals
+        names = ["lo", "eth0", "enp3s0", "wg0", "veth1", "docker0", "br-ab12", "virbr0", "cni0"]
+        assert page.evaluate("(names) => names.map(counted)", names) == [
+            series.in_network_totals(n) for n in names
+        ]
         assert columns["fam"] == [{}]
         point = '{"timestamp": "2026-12-01T00:00:00Z", "disk[/x]": {"avg": 5}, "cpu": {"avg": 1}}'
         assert page.evaluate(f"historyColumns({{data: [{point}]}}).fam") == [{"disk[/x]": 5}]

@@ -23,10 +23,10 @@ def summary(agent_id: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     memory = snapshot.get("memory") or {}
     mounts = (snapshot.get("disk") or {}).get("mounts") or []
     root = next((m for m in mounts if m.get("mountpoint") == "/"), mounts[0] if mounts else {})
-    interfaces = [  # the loopback's traffic never leaves the host; containers' links repeat
+    interfaces = [
         i
         for i in (snapshot.get("network") or {}).get("interfaces") or ()
-        if i.get("name") != "lo" and not series.container_link(str(i.get("name")))
+        if series.in_network_totals(str(i.get("name")))
     ]
     total = memory.get("total") or 0
     return {

@@ -56,6 +56,23 @@ def container_link(interface: str) -> bool:
     return interface.startswith(CONTAINER_LINK_PREFIX)
 
 
+# Bridges that containers and VMs reach the network through (Docker, libvirt, CNI, LXC,
+# Podman): what crosses them to the outside crosses a host interface too.
+BRIDGE_PREFIXES = ("docker", "br-", "virbr", "cni", "lxcbr", "podman")
+
+
+def in_network_totals(interface: str) -> bool:
+    """Whether an interface's traffic counts in a host's network totals (overview, host
+    page): not the loopback, whose traffic never leaves the host, nor containers' links and
+    bridges, whose traffic to the outside the host's own interfaces carry again. The web page
+    keeps the same rule (host.js `counted`)."""
+    return (
+        interface != "lo"
+        and not container_link(interface)
+        and not interface.startswith(BRIDGE_PREFIXES)
+    )
+
+
 def key(name: str, label: str | None = None) -> str:
     return name if label is None else f"{name}[{label}]"
 

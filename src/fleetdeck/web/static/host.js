@@ -5,10 +5,11 @@
 const LIVE_POINTS = 300;
 const LIVE_SEED_RANGE = "5m";
 const LIVE_NOTE = "Live: the last 5 minutes stored, then one point per refresh.";
-// Not in the network totals: the loopback's traffic never leaves the host, and a container's
-// virtual link (veth*, which has no history: tsdb/series.py) carries what the host's own
-// interfaces carry again.
-const counted = (name) => name !== "lo" && !name.startsWith("veth");
+// Interfaces in the network totals, as tsdb/series.py `in_network_totals` says: not the
+// loopback, whose traffic never leaves the host, nor containers' links (veth*) and bridges,
+// whose traffic to the outside the host's own interfaces carry again.
+const BRIDGES = ["docker", "br-", "virbr", "cni", "lxcbr", "podman"];
+const counted = (name) => name !== "lo" && !name.startsWith("veth") && !BRIDGES.some((b) => name.startsWith(b));
 // Charts of one line per mount, sensor or GPU; a panel shows once its host has such series.
 const FAMILY_CHARTS = {
   usage: { families: ["disk"], unit: "%" },
