@@ -234,13 +234,17 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def retention_ms(self) -> dict[str, int]:
+    def retention_seconds(self) -> dict[str, int]:
         return {
-            "raw": self.retention_raw * 1000,
-            "1m": self.retention_1m * 1000,
-            "5m": self.retention_5m * 1000,
-            "1h": self.retention_1h * 1000,
+            "raw": self.retention_raw,
+            "1m": self.retention_1m,
+            "5m": self.retention_5m,
+            "1h": self.retention_1h,
         }
+
+    @property
+    def retention_ms(self) -> dict[str, int]:
+        return {tier: seconds * 1000 for tier, seconds in self.retention_seconds.items()}
 
     @property
     def effective_database_url(self) -> str:

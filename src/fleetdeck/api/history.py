@@ -279,6 +279,6 @@ async def metrics_store_stats(_: Reader, tsdb: TsdbDep) -> dict[str, Any]:
         "last_rollup": _age(tsdb.last_compaction),
         "rolled_up_until": rfc3339_ms(tsdb.rolled_until),  # 5m and 1h hold the hours before
         "last_retention_run": _age(tsdb.last_retention),
-        "retention_seconds": {k: v // 1000 for k, v in tsdb.retention_ms.items()},
+        "retention_seconds": tsdb.retention_seconds,
         "resolutions": list(ALL_RESOLUTIONS),
     }

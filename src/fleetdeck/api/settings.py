@@ -91,24 +91,28 @@ class Retention(BaseModel):
     overridden: list[str] = Field(description="Resolutions whose retention was set here instead.")
 
 
+async def _overrides(conn: AsyncConnection) -> dict[str, int]:
+    stored = await settings_kv.get(conn, RETENTION_KEY)
+    return dict(stored) if isinstance(stored, dict) else {}
+
+
 async def stored_retention(db: Database) -> dict[str, int]:
     async with db.read() as conn:
-        stored = await settings_kv.get(conn, RETENTION_KEY)
-    return dict(stored) if isinstance(stored, dict) else {}
+        return await _overrides(conn)
 
 
 def effective_retention_ms(config: Settings, overrides: dict[str, int]) -> dict[str, int]:
     return {
-        tier: overrides.get(tier, ms // 1000) * 1000 for tier, ms in config.retention_ms.items()
+        tier: overrides.get(tier, seconds) * 1000
+        for tier, seconds in config.retention_seconds.items()
     }
 
 
-async def _retention(tsdb: TimeSeriesStore, config: Settings, db: Database) -> Retention:
-    overrides = await stored_retention(db)
+def _retention(tsdb: TimeSeriesStore, config: Settings, overrides: dict[str, int]) -> Retention:
     return Retention(
-        retention_seconds={k: v // 1000 for k, v in tsdb.retention_ms.items()},
-        configured_seconds={k: v // 1000 for k, v in config.retention_ms.items()},
-        overridden=[tier for tier in config.retention_ms if tier in overrides],
+        retention_seconds=tsdb.retention_seconds,
+        configured_seconds=config.retention_seconds,
+        overridden=[tier for tier in config.retention_seconds if tier in overrides],
     )
 
 
@@ -117,7 +121,7 @@ async def get_retention(
     _: Reader, tsdb: TsdbDep, config: SettingsDep, db: DatabaseDep
 ) -> Retention:
     """How long each resolution of the metric history is kept."""
-    return await _retention(tsdb, config, db)
+    return _retention(tsdb, config, await stored_retention(db))
 
 
 @router.put("/retention", response_model=Retention)
@@ -134,15 +138,16 @@ async def set_retention(
     within a second."""
     if not changes:
         raise Invalid("give the retention of at least one of raw, 1m, 5m, 1h (seconds or 48h)")
-    before = {k: v // 1000 for k, v in tsdb.retention_ms.items()}
+    before = tsdb.retention_seconds
     async with db.write() as conn:
-        stored = await settings_kv.get(conn, RETENTION_KEY)
-        overrides = {**(stored if isinstance(stored, dict) else {}), **changes}
+        overrides = await _overrides(conn)
+        for tier, seconds in changes.items():  # the others keep what they had
+            overrides[tier] = seconds
         await settings_kv.put(conn, RETENTION_KEY, overrides)
         changed = {"from": {k: before[k] for k in changes}, "to": dict(changes)}
         await _audit(conn, request, principal, "settings.retention", "retention", changed)
     tsdb.set_retention(effective_retention_ms(config, overrides))
-    return await _retention(tsdb, config, db)
+    return _retention(tsdb, config, overrides)
 
 
 @router.delete("/retention", response_model=Retention)
@@ -155,7 +160,7 @@ async def reset_retention(
         reset = {"to": "configured"}
         await _audit(conn, request, principal, "settings.retention", "retention", reset)
     tsdb.set_retention(config.retention_ms)
-    return await _retention(tsdb, config, db)
+    return _retention(tsdb, config, {})
 
 
 class Archive(BaseModel):

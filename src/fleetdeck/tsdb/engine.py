@@ -526,6 +526,10 @@ class TimeSeriesStore:
             self._generation += 1
         return written + len(rows)
 
+    @property
+    def retention_seconds(self) -> dict[str, int]:
+        return {tier: ms // 1000 for tier, ms in self.retention_ms.items()}
+
     def set_retention(self, retention_ms: dict[str, int]) -> None:
         """New retention per resolution, for queries at once and for stored data within a
         flush interval (the background loop runs the retention job then, not an hour later)."""
@@ -572,8 +576,9 @@ class TimeSeriesStore:
             ended = [sid for sid in self._keys if sid not in in_use and sid not in self._ended]
             back = [sid for sid in self._ended if sid in in_use]
             longest = max(self.retention_ms.values()) + rollup.DAY
-            expired = [sid for sid, at in self._ended.items() if at + longest < now]
-            expired = [sid for sid in expired if sid not in in_use]
+            expired = [
+                sid for sid, at in self._ended.items() if at + longest < now and sid not in in_use
+            ]
             async with self.db.write() as conn:
                 await repo.delete_schemas(conn, unused)
                 await repo.set_series_ended(conn, ended, now)

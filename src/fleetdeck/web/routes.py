@@ -228,17 +228,14 @@ async def settings_page(request: Request) -> Response:
         return principal
     interval = request.app.state.monitor.interval
     backups = backups_of(request.app)
-    retention = {k: v // 1000 for k, v in request.app.state.tsdb.retention_ms.items()}
     return _page(
         request,
         "settings.html",
         principal,
         interval=interval,
         backups=backups,
-        retention=retention,
-        configured_retention={
-            k: v // 1000 for k, v in request.app.state.settings.retention_ms.items()
-        },
+        retention=request.app.state.tsdb.retention_seconds,
+        configured_retention=request.app.state.settings.retention_seconds,
     )
 
 
