@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
+from fleetdeck.api.history import Selection, _history_json
 from fleetdeck.app import create_app
 from fleetdeck.config import Settings
-from fleetdeck.tsdb.engine import now_ms
+from fleetdeck.tsdb.engine import QueryResult, now_ms
 from tests.conftest import ADMIN_PASSWORD, Api
 
 MINUTE = 60_000
@@ -48,6 +50,34 @@ def test_history_answers_the_tyto_shape(api: Api, start: int) -> None:
     assert point["timestamp"] == iso(start)
     assert point["cpu"] == {"avg": 2.5, "min": 0.0, "max": 5.0}
     assert point["memory"] == {"avg": 40.0, "min": 40.0, "max": 40.0}
+
+
+def test_a_point_a_series_lacks_leaves_its_key_out() -> None:
+    """The reply is assembled from pieces, not dicts: keys that need escaping, a series with
+    gaps and one with no point at all still come out as the JSON they name."""
+    start = 1_764_806_400_000
+    keys = ['disk[/mnt/50% "a"]', "net.rx[é0]", "cpu", "gpu"]
+    result = QueryResult("raw", start, start + 20_000, keys)
+    result.rows = [
+        (start, [(1.5, 1.0, 2.0), None, (0.1, 0.0, 1e20), None]),
+        (start + 10_000, [None, (2.0, 2.0, 2.0), (3.25, -1.0, 5.0), None]),
+        (start + 20_000, [(7.0, 7.0, 7.0), (8.0, 8.0, 8.0), (9.0, 9.0, 9.0), None]),
+    ]
+    body = json.loads(_history_json(Selection("web-1", start, start, "raw", keys), result))
+    assert body["metrics"] == keys and body["agent_id"] == "web-1"
+    expected = []
+    for ts, points in result.rows:
+        entry: dict[str, object] = {"timestamp": iso(ts)}
+        for key, p in zip(keys, points, strict=True):
+            if p is not None:
+                entry[key] = {"avg": p[0], "min": p[1], "max": p[2]}
+        expected.append(entry)
+    assert body["data"] == expected
+    empty = QueryResult("raw", start, start, keys)
+    assert (
+        json.loads(_history_json(Selection("web-1", start, start, "raw", keys), empty))["data"]
+        == []
+    )
 
 
 def test_raw_points_and_metric_families(api: Api, start: int) -> None:
