@@ -164,7 +164,18 @@ def test_host_page_switches_to_history_and_signals_a_process(
         )
         columns = page.evaluate(f"historyColumns({{data: [{point}]}})")
         assert columns["rx"] == [5]  # the loopback and containers' links stay out of the totals
-        names = ["lo", "eth0", "enp3s0", "wg0", "veth1", "docker0", "br-ab12", "virbr0", "cni0"]
+        names = [
+            "lo",
+            "eth0",
+            "enp3s0",
+            "wg0",
+            "veth1",
+            "docker0",
+            "br-ab12",
+            "virbr0",
+            "cni0",
+            "ifb0",
+        ]
         assert page.evaluate("(names) => names.map(counted)", names) == [
             series.in_network_totals(n) for n in names
         ]

@@ -59,17 +59,21 @@ def container_link(interface: str) -> bool:
 # Bridges that containers and VMs reach the network through (Docker, libvirt, CNI, LXC,
 # Podman): what crosses them to the outside crosses a host interface too.
 BRIDGE_PREFIXES = ("docker", "br-", "virbr", "cni", "lxcbr", "podman")
+# Intermediate functional blocks: traffic control redirects another interface's incoming
+# traffic through one to shape it, so it carries bytes that interface counted already.
+SHAPING_PREFIX = "ifb"
 
 
 def in_network_totals(interface: str) -> bool:
     """Whether an interface's traffic counts in a host's network totals (overview, host
     page): not the loopback, whose traffic never leaves the host, nor containers' links and
-    bridges, whose traffic to the outside the host's own interfaces carry again. The web page
-    keeps the same rule (host.js `counted`)."""
+    bridges, whose traffic to the outside the host's own interfaces carry again, nor traffic
+    shaping's mirrors (`ifb*`). The web page keeps the same rule (host.js `counted`)."""
     return (
         interface != "lo"
         and not container_link(interface)
         and not interface.startswith(BRIDGE_PREFIXES)
+        and not interface.startswith(SHAPING_PREFIX)
     )
 
 

@@ -9,7 +9,8 @@ const LIVE_NOTE = "Live: the last 5 minutes stored, then one point per refresh."
 // loopback, whose traffic never leaves the host, nor containers' links (veth*) and bridges,
 // whose traffic to the outside the host's own interfaces carry again.
 const BRIDGES = ["docker", "br-", "virbr", "cni", "lxcbr", "podman"];
-const counted = (name) => name !== "lo" && !name.startsWith("veth") && !BRIDGES.some((b) => name.startsWith(b));
+const counted = (name) => name !== "lo" && !name.startsWith("veth") && !name.startsWith("ifb")
+  && !BRIDGES.some((b) => name.startsWith(b));
 // Charts of one line per mount, sensor or GPU; a panel shows once its host has such series.
 const FAMILY_CHARTS = {
   usage: { families: ["disk"], unit: "%" },
