@@ -328,7 +328,9 @@ function makePlot(el, labels, unit, onZoom, unbounded = false) {
   const opts = {
     width: Math.max(el.clientWidth, 280), height: 180,
     scales: { x: { time: true }, y: unit === "%" && !unbounded ? { range: [0, 100] } : {} },
-    axes: [{}, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: unit === "B/s" || unit === "MiB" ? 84 : 70 }],
+    // Ticks at least 90 px apart: the date under the first one ("12/4/26 1:24am") is wider
+    // than uPlot's default 50 px and ran into the next tick's time.
+    axes: [{ space: 90 }, { values: (u, vals) => vals.map((v) => fmt(u, v)), size: unit === "B/s" || unit === "MiB" ? 84 : 70 }],
     series: [{}, ...labels.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 1.5, value: fmt }))],
     cursor: { drag: { x: true, y: false, setScale: false }, sync: { key: "host" } },  // one crosshair on all
     hooks: {
