@@ -60,13 +60,16 @@ const fd = (() => {
     return Object.fromEntries(new FormData(form).entries());
   }
 
-  // Fills a table body with rows of cells; values are text, never HTML.
+  // Fills a table body with rows of cells; values are text, never HTML. A row of one cell
+  // ("nobody is locked out") spans every column of the table's head.
   function fillRows(tbody, rows) {
+    const columns = tbody.closest("table")?.tHead?.rows[0]?.cells.length || 1;
     tbody.replaceChildren(...rows.map((cells) => {
       const tr = document.createElement("tr");
       for (const cell of cells) {
         const td = document.createElement("td");
         if (cell instanceof Node) td.append(cell); else td.textContent = cell;
+        if (cells.length === 1) td.colSpan = columns;
         tr.append(td);
       }
       return tr;
