@@ -89,6 +89,19 @@ def test_raw_points_and_metric_families(api: Api, start: int) -> None:
     assert body["data"][0]["disk[/data]"] == {"avg": 70.5, "min": 70.5, "max": 70.5}  # type: ignore[index]
 
 
+def test_groups_of_families(api: Api, start: int) -> None:
+    """`load` is load1, load5 and load15; a group the host has nothing of selects nothing."""
+    samples = [("load1", 0.5), ("load5", 0.4), ("load15", 0.3), ("net.rx[eth0]", 10.0)]
+    samples += [("net.tx[eth0]", 5.0), ("cpu", 1.0)]
+    api.client.portal.call(api.app_state.tsdb.ingest, "db-1", start, samples)
+    window = f"agent_id=db-1&from={iso(start)}&to={iso(start)}&resolution=raw"
+    body = get(api, f"/api/v1/history?{window}&metrics=load,net,gpu")
+    keys = ["load1", "load15", "load5", "net.rx[eth0]", "net.tx[eth0]"]  # in key order
+    assert body["metrics"] == keys and list(body["data"][0]) == ["timestamp", *keys]  # type: ignore[index]
+    reply = api.client.get(f"/api/v1/history?{window}&metrics=loads", headers=api.as_("charlie"))
+    assert reply.status_code == 400 and reply.json()["code"] == "UNKNOWN_METRIC"
+
+
 def test_auto_resolution_and_range_shorthand(api: Api, start: int) -> None:
     assert get(api, "/api/v1/history?agent_id=web-1&range=7d")["resolution"] == "5m"
     assert get(api, "/api/v1/history?agent_id=web-1&range=15m")["resolution"] == "raw"

@@ -74,8 +74,11 @@ def _keys(tsdb: TimeSeriesStore, host: str, metrics: str | None) -> list[str]:
         return available
     chosen: list[str] = []
     for name in names:
-        matches = [k for k in available if k == name or series.family(k) == name]
-        if not matches and name not in series.METRICS:  # a family this host lacks (no GPU): none
+        families = series.GROUPS.get(name, (name,))
+        matches = [k for k in available if k == name or series.family(k) in families]
+        # A family or group this host lacks (no GPU) selects nothing; a name we never store
+        # is refused.
+        if not matches and name not in series.METRICS and name not in series.GROUPS:
             raise Invalid(
                 f"unknown metric {name!r} for agent {host!r}",
                 code="UNKNOWN_METRIC",

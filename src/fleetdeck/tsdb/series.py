@@ -77,6 +77,16 @@ def in_network_totals(interface: str) -> bool:
     )
 
 
+# Names a `metrics=` selection accepts for several families at once.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "load": ("load1", "load5", "load15"),
+    "net": ("net.rx", "net.tx"),
+    "disk.io": ("disk.read", "disk.write"),
+    "gpu": ("gpu.util", "gpu.memory"),
+    "container": ("container.cpu", "container.memory"),
+}
+
+
 def key(name: str, label: str | None = None) -> str:
     return name if label is None else f"{name}[{label}]"
 
