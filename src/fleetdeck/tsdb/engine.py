@@ -762,10 +762,11 @@ class TimeSeriesStore:
                 stats = [head[b].get(sid, _ABSENT) for b in in_range]
                 parts[pos].append((in_range, _stats_columns(stats)))
         per_series = [_points(p) for p in parts]
-        axis = sorted({b for buckets, _ in per_series for b in buckets})
+        axis = per_series[0][0]
         if all(buckets == axis for buckets, _ in per_series):  # the usual case: no gaps
             points = zip(*(p for _, p in per_series), strict=True)
             return list(zip(axis, points, strict=True))
+        axis = sorted({b for buckets, _ in per_series for b in buckets})
         lookups = [dict(zip(b, p, strict=True)) for b, p in per_series]
         return [(bucket, [look.get(bucket) for look in lookups]) for bucket in axis]
 
