@@ -142,12 +142,17 @@ def create_app(config: Settings) -> FastAPI:
         generated = await auth_service.bootstrap(db, admin_password)
         if generated:
             _announce_generated_password(generated)
+
+        async def retention_in_force() -> dict[str, int]:
+            return settings.effective_retention_ms(config, await settings.stored_retention(db))
+
         tsdb = TimeSeriesStore(
             db,
             config.data_dir / datadir.TSDB_WAL_DIR,
-            settings.effective_retention_ms(config, await settings.stored_retention(db)),
+            await retention_in_force(),
             flush_interval=config.tsdb_flush_interval,
             compaction_interval=config.tsdb_compaction_interval,
+            retention_source=retention_in_force,  # another server may change it
         )
         await tsdb.open()
         bus = MemoryBus()
