@@ -107,6 +107,33 @@ async def _initial_interval(db: Database, configured: float) -> float:
     return float(stored) if isinstance(stored, int | float) else configured
 
 
+async def _retention_in_force(db: Database, config: Settings) -> dict[str, int]:
+    return settings.effective_retention_ms(config, await settings.stored_retention(db))
+
+
+SHARED_SETTINGS_SECONDS = 60.0
+
+
+async def _follow_shared_settings(
+    db: Database, config: Settings, monitor: LocalMonitor, tsdb: TimeSeriesStore
+) -> None:
+    """Servers sharing one database (scale-out) take a setting changed through another one
+    within a minute: the refresh interval, and the metric retention, which the hourly job here
+    would otherwise keep enforcing with the old values (undoing a longer one set elsewhere)."""
+    while True:
+        await asyncio.sleep(SHARED_SETTINGS_SECONDS)
+        try:
+            interval = await _initial_interval(db, config.refresh_interval)
+            if interval != monitor.interval:
+                monitor.set_interval(interval)
+            retention = await _retention_in_force(db, config)
+            if retention != tsdb.retention_ms:
+                log.info("metric retention changed through another server: %s", retention)
+                tsdb.set_retention(retention)
+        except Exception:
+            log.exception("could not read the settings shared with other servers")
+
+
 def open_database(config: Settings) -> Database:
     """The configured database, signing audit events with the data dir's key."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -142,17 +169,12 @@ def create_app(config: Settings) -> FastAPI:
         generated = await auth_service.bootstrap(db, admin_password)
         if generated:
             _announce_generated_password(generated)
-
-        async def retention_in_force() -> dict[str, int]:
-            return settings.effective_retention_ms(config, await settings.stored_retention(db))
-
         tsdb = TimeSeriesStore(
             db,
             config.data_dir / datadir.TSDB_WAL_DIR,
-            await retention_in_force(),
+            await _retention_in_force(db, config),
             flush_interval=config.tsdb_flush_interval,
             compaction_interval=config.tsdb_compaction_interval,
-            retention_source=retention_in_force,  # another server may change it
         )
         await tsdb.open()
         bus = MemoryBus()
@@ -189,6 +211,7 @@ def create_app(config: Settings) -> FastAPI:
             asyncio.create_task(_housekeeping(db)),
             asyncio.create_task(deliverer.run()),
             asyncio.create_task(_alert_upkeep(evaluator)),
+            asyncio.create_task(_follow_shared_settings(db, config, monitor, tsdb)),
         ]
         if config.backup_dir is not None:  # imported only then: tarfile, gzip, hashlib
             from fleetdeck import backup_schedule

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from fleetdeck.api.settings import RETENTION_KEY, stored_retention
-from fleetdeck.store import settings_kv
 from fleetdeck.store.engine import Database
 from fleetdeck.tsdb import wal
 from fleetdeck.tsdb.engine import TimeSeriesStore, now_ms
@@ -222,43 +220,6 @@ async def test_the_background_loop_enforces_retention_when_it_starts(
     finally:
         loop.cancel()
     assert store.last_retention is not None
-    assert (await store.stats())["chunks"] == 0
-
-
-async def test_a_retention_another_server_changed_applies_here(
-    db: Database, tmp_path: Path
-) -> None:
-    """Servers sharing one database each run this loop (scale-out): a change made through
-    another one is read from the shared settings and enforced here too, not only at the next
-    restart, so a server keeping less does not delete what the change kept."""
-    configured = {**RETENTION, "raw": 3 * DAY}
-
-    async def in_force() -> dict[str, int]:
-        overrides = await stored_retention(db)
-        return {tier: overrides.get(tier, ms // 1000) * 1000 for tier, ms in configured.items()}
-
-    store = TimeSeriesStore(
-        db,
-        tmp_path,
-        await in_force(),
-        flush_interval=0.01,
-        retention_source=in_force,
-        retention_check_interval=0.05,
-    )
-    await store.open()
-    await store.ingest("web-1", now_ms() - 2 * DAY, [("cpu", 5)])
-    await store.compact()
-    loop = asyncio.create_task(store.run())
-    try:
-        async with db.write() as conn:  # what PUT /settings/retention on another server writes
-            await settings_kv.put(conn, RETENTION_KEY, {"raw": 86_400})
-        for _ in range(500):
-            if (await store.stats())["chunks"] == 0:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        loop.cancel()
-    assert store.retention_ms["raw"] == DAY
     assert (await store.stats())["chunks"] == 0
 
 

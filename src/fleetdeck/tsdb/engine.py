@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from array import array
-from collections.abc import Awaitable, Callable, Iterable, KeysView, Sequence
+from collections.abc import Iterable, KeysView, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
 from operator import add, mul, truediv
@@ -172,9 +172,6 @@ def _merge_blocks(found: list[tuple[int, bytes]]) -> tuple[list[int], codec.Bloc
     return [block_id for block_id, _ in found], merged
 
 
-RetentionSource = Callable[[], Awaitable[dict[str, int]]]
-
-
 class TimeSeriesStore:
     def __init__(
         self,
@@ -185,16 +182,10 @@ class TimeSeriesStore:
         flush_interval: float = 1.0,
         compaction_interval: float = 300.0,
         max_head_samples: int = 10_000_000,
-        retention_source: RetentionSource | None = None,
-        retention_check_interval: float = 60.0,
     ) -> None:
         self.db = db
         self.directory = directory
         self.retention_ms = retention_ms
-        # Where the retention in force is read again (the settings shared by every server on
-        # one database), so a change made through another server applies here too.
-        self.retention_source = retention_source
-        self.retention_check_interval = retention_check_interval
         self.flush_interval = flush_interval
         self.compaction_interval = compaction_interval
         self.max_head_samples = max_head_samples
@@ -267,19 +258,13 @@ class TimeSeriesStore:
     async def run(self) -> None:
         """Background loop: flush every interval, compact when due, retention at start and
         hourly (after a long stop, what expired meanwhile goes at once)."""
-        last_compaction = last_check = time.monotonic()
+        last_compaction = time.monotonic()
         last_retention: float | None = None  # not 0: the monotonic clock starts at boot
         while True:
             await asyncio.sleep(self.flush_interval)
             try:
                 await self.flush()
                 now = time.monotonic()
-                if self.retention_source and now - last_check >= self.retention_check_interval:
-                    last_check = now
-                    current = await self.retention_source()
-                    if current != self.retention_ms:
-                        log.info("metric retention changed elsewhere: %s", current)
-                        self.set_retention(current)
                 due = now - last_compaction >= self.compaction_interval
                 if due or self._head.samples >= self.max_head_samples:
                     await self.compact()
