@@ -58,11 +58,14 @@ def test_a_point_a_series_lacks_leaves_its_key_out() -> None:
     start = 1_764_806_400_000
     keys = ['disk[/mnt/50% "a"]', "net.rx[é0]", "cpu", "gpu"]
     result = QueryResult("raw", start, start + 20_000, keys)
-    result.rows = [
-        (start, [(1.5, 1.0, 2.0), None, (0.1, 0.0, 1e20), None]),
-        (start + 10_000, [None, (2.0, 2.0, 2.0), (3.25, -1.0, 5.0), None]),
-        (start + 20_000, [(7.0, 7.0, 7.0), (8.0, 8.0, 8.0), (9.0, 9.0, 9.0), None]),
+    result.axis = [start, start + 10_000, start + 20_000]
+    result.columns = [
+        ([1.5, None, 7.0], [1.0, None, 7.0], [2.0, None, 7.0]),
+        ([None, 2.0, 8.0], [None, 2.0, 8.0], [None, 2.0, 8.0]),
+        ([0.1, 3.25, 9.0], [0.0, -1.0, 9.0], [1e20, 5.0, 9.0]),
+        ([None, None, None], [None, None, None], [None, None, None]),
     ]
+    assert result.rows[1] == (start + 10_000, [None, (2.0, 2.0, 2.0), (3.25, -1.0, 5.0), None])
     body = json.loads(_history_json(Selection("web-1", start, start, "raw", keys), result))
     assert body["metrics"] == keys and body["agent_id"] == "web-1"
     expected = []

@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -20,7 +21,7 @@ from fleetdeck.errors import Invalid, NotFound
 from fleetdeck.fleet.hub import Hub
 from fleetdeck.fleet.local import LOCAL_AGENT_ID
 from fleetdeck.tsdb import series
-from fleetdeck.tsdb.engine import ALL_RESOLUTIONS, Point, QueryResult, TimeSeriesStore, now_ms
+from fleetdeck.tsdb.engine import ALL_RESOLUTIONS, Column, QueryResult, TimeSeriesStore, now_ms
 
 router = APIRouter(tags=["history"])
 
@@ -118,15 +119,17 @@ def _json_texts(values: Sequence[object]) -> list[bytes]:
     return orjson.dumps(values)[1:-1].split(b",") if values else []
 
 
-def _place_series(
-    parts: list[bytes], at: int, stride: int, key: str, column: Sequence[Point | None]
-) -> None:
+def _place_series(parts: list[bytes], at: int, stride: int, key: str, column: Column) -> None:
     """Writes one series' `,"key":{"avg":…,"min":…,"max":…}` into its seven slots of each
     entry (every `stride`-th piece from `at`); a point it lacks leaves them empty."""
     pieces = (b"," + orjson.dumps(key) + b':{"avg":', b',"min":', b',"max":', b"}")
-    full = None not in column
-    present = column if full else [p for p in column if p is not None]
-    numbers = [_json_texts(c) for c in zip(*present, strict=True)] or [[], [], []]
+    avgs = column[0]
+    full = None not in avgs
+    if full:
+        numbers = [_json_texts(c) for c in column]
+    else:
+        present = [p is not None for p in avgs]
+        numbers = [_json_texts(list(compress(c, present))) for c in column]
     slots: tuple[bytes | list[bytes], ...] = (
         pieces[0],
         numbers[0],
@@ -139,12 +142,12 @@ def _place_series(
     for offset, slot in enumerate(slots):
         filled: list[bytes]
         if full:
-            filled = [slot] * len(column) if isinstance(slot, bytes) else slot
+            filled = [slot] * len(avgs) if isinstance(slot, bytes) else slot
         elif isinstance(slot, bytes):
-            filled = [b"" if p is None else slot for p in column]
+            filled = [b"" if p is None else slot for p in avgs]
         else:
             texts = iter(slot)
-            filled = [b"" if p is None else next(texts) for p in column]
+            filled = [b"" if p is None else next(texts) for p in avgs]
         parts[at + offset :: stride] = filled
 
 
@@ -154,16 +157,15 @@ def _history_json(sel: Selection, result: QueryResult) -> bytes:
     reply is laid out as one list of pieces instead, each series' numbers formatted by one
     orjson call and put in place by slice assignment, every loop running in C; a point a
     series lacks leaves its key out of the entry."""
-    rows = result.rows
-    keys = result.keys if rows else []
+    axis = result.axis
+    keys, columns = (result.keys, result.columns) if axis else ([], [])
     stride = 3 + 7 * len(keys)  # `,{"timestamp":`, the time, seven per series, `}`
-    parts = [b""] * (len(rows) * stride)
-    parts[0::stride] = [b',{"timestamp":'] * len(rows)
-    parts[1::stride] = _json_texts(rfc3339_ms_all(ts for ts, _ in rows))
-    columns = zip(*(points for _, points in rows), strict=True)
+    parts = [b""] * (len(axis) * stride)
+    parts[0::stride] = [b',{"timestamp":'] * len(axis)
+    parts[1::stride] = _json_texts(rfc3339_ms_all(axis))
     for i, (key, column) in enumerate(zip(keys, columns, strict=True)):
         _place_series(parts, 2 + 7 * i, stride, key, column)
-    parts[stride - 1 :: stride] = [b"}"] * len(rows)
+    parts[stride - 1 :: stride] = [b"}"] * len(axis)
     head = orjson.dumps(
         {
             "from": rfc3339_ms(result.start),
@@ -237,9 +239,10 @@ async def _csv_history(tsdb: TimeSeriesStore, sel: Selection) -> AsyncIterator[s
     while cursor <= sel.end:
         upper = min(cursor + window - 1, sel.end)
         result = await tsdb.query(sel.host, cursor, upper, sel.resolution, sel.keys)
-        for ts, points in result.rows:
+        averages = [avgs for avgs, _, _ in result.columns]
+        for i, ts in enumerate(result.axis):
             if cursor <= ts <= upper:
-                cells = ["" if p is None else p[0] for p in points]
+                cells = ["" if a[i] is None else a[i] for a in averages]
                 yield _csv_line([rfc3339_ms(ts), *cells])
         cursor = upper + 1
 

@@ -39,10 +39,6 @@ def to_fixed(values: Iterable[float]) -> array[int]:
     return array("q", [floor(v * SCALE + 0.5) for v in values])
 
 
-def from_fixed(value: int) -> float:
-    return value / SCALE
-
-
 def _zigzag_deltas(values: Sequence[int], divisor: int = 1) -> list[int]:
     """Steps along time (from 0), divided by `divisor` (which divides every value), zigzagged."""
     out = []

@@ -51,6 +51,9 @@ ALL_RESOLUTIONS = (RAW, *rollup.RESOLUTIONS)
 
 Point = tuple[float, float, float]  # avg, min, max
 Row = tuple[int, Sequence[Point | None]]  # bucket or sample time, one point per series
+# One series' averages, minima and maxima, an entry per time of the result's axis; None
+# where the series has no point.
+Column = tuple[Sequence[float | None], Sequence[float | None], Sequence[float | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +68,25 @@ class Accepted:
 
 @dataclass
 class QueryResult:
+    """Points of `keys` by column: a week at 5 minutes is thousands of times per series,
+    and the reply is written column by column (api/history.py) without a tuple per point."""
+
     resolution: str
     start: int
     end: int
     keys: list[str]
-    rows: list[Row] = field(default_factory=list)
+    axis: list[int] = field(default_factory=list)  # bucket or sample times, ascending
+    columns: list[Column] = field(default_factory=list)  # one per key when axis is not empty
+
+    @property
+    def rows(self) -> list[Row]:
+        """The same by time: (time, one (avg, min, max) or None per key)."""
+        per_series = [
+            [None if avg is None else (avg, low, high) for avg, low, high in zip(*c, strict=True)]
+            for c in self.columns
+        ]
+        by_time = zip(*per_series, strict=True) if per_series else ([] for _ in self.axis)
+        return [(ts, list(points)) for ts, points in zip(self.axis, by_time, strict=True)]
 
 
 def now_ms() -> int:
@@ -116,9 +133,10 @@ def _stats_columns(stats: list[codec.Stats]) -> codec.Columns:
     )
 
 
-def _points(parts: list[tuple[list[int], codec.Columns]]) -> tuple[list[int], list[Point]]:
-    """One series' buckets and (avg, min, max) from its pieces (blocks, the head). Pieces in
-    order and apart are joined as they are; overlapping ones merge bucket by bucket."""
+def _points(parts: list[tuple[list[int], codec.Columns]]) -> tuple[list[int], Column]:
+    """One series' buckets and its averages, minima and maxima from its pieces (blocks, the
+    head). Pieces in order and apart are joined as they are; overlapping ones merge bucket
+    by bucket."""
     parts = sorted((p for p in parts if p[0]), key=lambda p: p[0][0])
     if all(a[0][-1] < b[0][0] for a, b in zip(parts, parts[1:], strict=False)):
         buckets = list(chain.from_iterable(bs for bs, _ in parts))
@@ -145,7 +163,26 @@ def _points(parts: list[tuple[list[int], codec.Columns]]) -> tuple[list[int], li
     avgs = map(truediv, map(round, map(truediv, totals, counts)), scale)
     mins = map(truediv, lows, scale)
     maxs = map(truediv, map(add, lows, spreads), scale)
-    return buckets, list(zip(avgs, mins, maxs, strict=True))
+    return buckets, (list(avgs), list(mins), list(maxs))
+
+
+def _aligned(per_series: list[tuple[list[int], Column]]) -> tuple[list[int], list[Column]]:
+    """One axis for every series: their buckets when all have the same (the usual case),
+    else the union of them, with None where a series has no point."""
+    axis = per_series[0][0] if per_series else []
+    if all(buckets == axis for buckets, _ in per_series):
+        return axis, [column for _, column in per_series]
+    axis = sorted({b for buckets, _ in per_series for b in buckets})
+    index = {bucket: i for i, bucket in enumerate(axis)}
+    columns: list[Column] = []
+    for buckets, column in per_series:
+        filled: list[list[float | None]] = [[None] * len(axis) for _ in range(3)]
+        for i, bucket in enumerate(buckets):
+            at = index[bucket]
+            for part, values in zip(filled, column, strict=True):
+                part[at] = values[i]
+        columns.append((filled[0], filled[1], filled[2]))
+    return axis, columns
 
 
 def _coarse_blocks(found: list[tuple[int, bytes]]) -> dict[str, codec.Block]:
@@ -665,6 +702,7 @@ class TimeSeriesStore:
         kept = self.kept_since(resolution, now)
         # A span wholly before what this resolution keeps is the empty [end, end].
         result = QueryResult(resolution, min(max(start, kept), end), end, keys)
+        # series id -> its key's position (a key with no series keeps an empty column)
         wanted = {
             self._series[(host, k)]: i for i, k in enumerate(keys) if (host, k) in self._series
         }
@@ -675,13 +713,14 @@ class TimeSeriesStore:
             generation = self._generation
             buffers = self._buffers(host)
             if resolution == RAW:
-                rows = await self._raw(host, start, end, wanted, buffers)
+                per_series = await self._raw(host, start, end, wanted, len(keys), buffers)
             else:
-                rows = await self._rolled(host, start, end, resolution, wanted, buffers)
+                per_series = await self._rolled(
+                    host, start, end, resolution, wanted, len(keys), buffers
+                )
             if generation == self._generation:
-                result.rows = rows
-                return result
-        result.rows = rows
+                break
+        result.axis, result.columns = _aligned(per_series)
         return result
 
     async def _raw(
@@ -690,9 +729,10 @@ class TimeSeriesStore:
         start: int,
         end: int,
         wanted: dict[int, int],
+        count: int,
         buffers: list[tuple[int, Buffer]],
-    ) -> list[Row]:
-        points: dict[int, list[Point | None]] = {}
+    ) -> list[tuple[list[int], Column]]:
+        samples: list[dict[int, float]] = [{} for _ in range(count)]  # per key: time -> value
         pieces: list[tuple[int, list[int], list[list[int]]]] = []
         async with self.db.read() as conn:
             stored = await repo.chunks_for(conn, host, start, end)
@@ -709,13 +749,16 @@ class TimeSeriesStore:
             positions = [
                 (wanted[sid], col) for sid, col in zip(ids, columns, strict=True) if sid in wanted
             ]
-            for i, ts in enumerate(timestamps):
-                if start <= ts <= end:
-                    row = points.setdefault(ts, [None] * len(wanted))
-                    for pos, col in positions:
-                        v = codec.from_fixed(col[i])
-                        row[pos] = (v, v, v)
-        return sorted(points.items())
+            lo, hi = bisect.bisect_left(timestamps, start), bisect.bisect_right(timestamps, end)
+            for pos, col in positions:
+                scaled = map(truediv, col[lo:hi], repeat(codec.SCALE))  # fixed point -> float
+                samples[pos].update(zip(timestamps[lo:hi], scaled, strict=True))
+        per_series: list[tuple[list[int], Column]] = []
+        for by_time in samples:  # a sample is its own average, minimum and maximum
+            times = sorted(by_time)
+            values = [by_time[ts] for ts in times]
+            per_series.append((times, (values, values, values)))
+        return per_series
 
     async def _rolled(
         self,
@@ -724,8 +767,9 @@ class TimeSeriesStore:
         end: int,
         resolution: str,
         wanted: dict[int, int],
+        count: int,
         buffers: list[tuple[int, Buffer]],
-    ) -> list[Row]:
+    ) -> list[tuple[list[int], Column]]:
         width = rollup.RESOLUTIONS[resolution]
         first = rollup.bucket_of(start, width)
         fine: list[tuple[int, bytes]] = []
@@ -734,7 +778,7 @@ class TimeSeriesStore:
             if resolution in rollup.COARSE and end >= self.rolled_until:
                 since = max(first, self.rolled_until)
                 fine = await repo.rollups_for(conn, host, FINE, since, end)
-        parts: list[list[tuple[list[int], codec.Columns]]] = [[] for _ in wanted]
+        parts: list[list[tuple[list[int], codec.Columns]]] = [[] for _ in range(count)]
         wanted_ids = set(wanted)
         for _, blob in fine:  # past the watermark: not in this tier yet
             buckets, series_columns = codec.decode_block(blob, wanted_ids)
@@ -761,14 +805,7 @@ class TimeSeriesStore:
             for sid, pos in wanted.items():
                 stats = [head[b].get(sid, _ABSENT) for b in in_range]
                 parts[pos].append((in_range, _stats_columns(stats)))
-        per_series = [_points(p) for p in parts]
-        axis = per_series[0][0]
-        if all(buckets == axis for buckets, _ in per_series):  # the usual case: no gaps
-            points = zip(*(p for _, p in per_series), strict=True)
-            return list(zip(axis, points, strict=True))
-        axis = sorted({b for buckets, _ in per_series for b in buckets})
-        lookups = [dict(zip(b, p, strict=True)) for b, p in per_series]
-        return [(bucket, [look.get(bucket) for look in lookups]) for bucket in axis]
+        return [_points(p) for p in parts]
 
     async def stats(self) -> dict[str, Any]:
         async with self.db.read() as conn:
