@@ -101,7 +101,7 @@ async def _alert_upkeep(evaluator: Evaluator) -> None:
         await evaluator.save_pending()
 
 
-async def _initial_interval(db: Database, configured: float) -> float:
+async def _stored_interval(db: Database, configured: float) -> float:
     async with db.read() as conn:
         stored = await settings_kv.get(conn, settings.REFRESH_KEY)
     return float(stored) if isinstance(stored, int | float) else configured
@@ -123,7 +123,7 @@ async def _follow_shared_settings(
     while True:
         await asyncio.sleep(SHARED_SETTINGS_SECONDS)
         try:
-            interval = await _initial_interval(db, config.refresh_interval)
+            interval = await _stored_interval(db, config.refresh_interval)
             if interval != monitor.interval:
                 monitor.set_interval(interval)
             retention = await _retention_in_force(db, config)
@@ -195,7 +195,7 @@ def create_app(config: Settings) -> FastAPI:
         await evaluator.load()
         group_index = GroupIndex(db)
         await group_index.reload()
-        interval = await _initial_interval(db, config.refresh_interval)
+        interval = await _stored_interval(db, config.refresh_interval)
         monitor = LocalMonitor(bus, collector, interval, tsdb, evaluator, group_index)
         app.state.db, app.state.bus, app.state.monitor, app.state.tsdb = db, bus, monitor, tsdb
         app.state.auth_config = access

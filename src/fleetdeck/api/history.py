@@ -7,7 +7,8 @@ import csv
 import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -122,33 +123,23 @@ def _json_texts(values: Sequence[object]) -> list[bytes]:
 def _place_series(parts: list[bytes], at: int, stride: int, key: str, column: Column) -> None:
     """Writes one series' `,"key":{"avg":…,"min":…,"max":…}` into its seven slots of each
     entry (every `stride`-th piece from `at`); a point it lacks leaves them empty."""
-    pieces = (b"," + orjson.dumps(key) + b':{"avg":', b',"min":', b',"max":', b"}")
-    avgs = column[0]
-    full = None not in avgs
-    if full:
-        numbers = [_json_texts(c) for c in column]
-    else:
-        present = [p is not None for p in avgs]
-        numbers = [_json_texts(list(compress(c, present))) for c in column]
+    label = b"," + orjson.dumps(key) + b':{"avg":'
+    avgs, lows, highs = (_json_texts(c) for c in column)  # `null` where there is no point
     slots: tuple[bytes | list[bytes], ...] = (
-        pieces[0],
-        numbers[0],
-        pieces[1],
-        numbers[1],
-        pieces[2],
-        numbers[2],
-        pieces[3],
+        label,
+        avgs,
+        b',"min":',
+        lows,
+        b',"max":',
+        highs,
+        b"}",
     )
     for offset, slot in enumerate(slots):
-        filled: list[bytes]
-        if full:
-            filled = [slot] * len(avgs) if isinstance(slot, bytes) else slot
-        elif isinstance(slot, bytes):
-            filled = [b"" if p is None else slot for p in avgs]
-        else:
-            texts = iter(slot)
-            filled = [b"" if p is None else next(texts) for p in avgs]
-        parts[at + offset :: stride] = filled
+        parts[at + offset :: stride] = [slot] * len(avgs) if isinstance(slot, bytes) else slot
+    if None in column[0]:
+        for i in compress(range(len(avgs)), map(is_, column[0], repeat(None))):
+            start = at + i * stride
+            parts[start : start + len(slots)] = [b""] * len(slots)
 
 
 def _history_json(sel: Selection, result: QueryResult) -> bytes:
