@@ -7,7 +7,8 @@ const LIVE_SEED_RANGE = "5m";
 const LIVE_NOTE = "Live: the last 5 minutes stored, then one point per refresh.";
 // Interfaces in the network totals, as tsdb/series.py `in_network_totals` says: not the
 // loopback, whose traffic never leaves the host, nor containers' links (veth*) and bridges,
-// whose traffic to the outside the host's own interfaces carry again.
+// whose traffic to the outside the host's own interfaces carry again, nor traffic shaping's
+// ifb* devices, which carry another interface's incoming traffic a second time.
 const BRIDGES = ["docker", "br-", "virbr", "cni", "lxcbr", "podman"];
 const counted = (name) => name !== "lo" && !name.startsWith("veth") && !name.startsWith("ifb")
   && !BRIDGES.some((b) => name.startsWith(b));
